@@ -1,0 +1,2 @@
+# bench/local.mk - build fragment of the bench folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,0 +1,2 @@
+# devices/local.mk - build fragment of the devices folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,0 +1,2 @@
+# noise/local.mk - build fragment of the noise folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,0 +1,27 @@
+# sim/local.mk - build fragment of the sim folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Base layer: errors, units, configuration registry, progress (used by every module).
+noinst_LTLIBRARIES += sim/libxbbase.la
+sim_libxbbase_la_SOURCES = sim/xb_base.h sim/error.c sim/units.c sim/config.c sim/progress.c
+XB_BASE_LIBS = sim/libxbbase.la $(INIH_LIBS) $(GSL_LIBS) $(OPENBLAS_LIBS) -lm
+XB_CORE_LIBS += sim/libxbbase.la
+pkginclude_HEADERS += sim/xb_base.h
+
+# The command.
+xbarsim_SOURCES += sim/cli.c sim/xb_cli.h sim/cli_pending.c
+
+check_PROGRAMS += tests/check_base tests/check_config
+TESTS += tests/check_base tests/check_config
+tests_check_base_SOURCES = tests/check_base.c
+tests_check_base_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_base_LDADD = $(XB_BASE_LIBS) $(CHECK_LIBS)
+tests_check_config_SOURCES = tests/check_config.c
+tests_check_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_config_LDADD = $(XB_BASE_LIBS) $(CHECK_LIBS)
+
+# Assembly layer: key registration, configuration resolution, processor assembly.
+noinst_LTLIBRARIES += sim/libxbsim.la
+sim_libxbsim_la_SOURCES = sim/xb_sim.h sim/keys.c sim/assemble.c
+XB_CORE_LIBS += sim/libxbsim.la
+pkginclude_HEADERS += sim/xb_sim.h

@@ -1,0 +1,2 @@
+# tests/local.mk - build fragment of the tests folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,0 +1,2 @@
+# traces/local.mk - build fragment of the traces folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later

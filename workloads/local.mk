@@ -1,0 +1,2 @@
+# workloads/local.mk - build fragment of the workloads folder, included by Makefile.am.
+# SPDX-License-Identifier: GPL-3.0-or-later
