@@ -176,6 +176,20 @@ START_TEST(test_file_errors)
 	ck_assert_int_eq(xb_config_load(cfg, path, NULL), XB_ECONFIG);
 	snprintf(want, sizeof want, "%s:3: syntax error", path);
 	ck_assert_ptr_nonnull(strstr(xb_config_errmsg(cfg), want));
+	{
+		/* inih's line buffer holds 198 characters plus the newline: a longer line
+		 * is an error naming it, not a silently split value. */
+		char longtext[400] = "[adc]\n; fine\nbits = 6";
+		char want2[300];
+
+		memset(longtext + strlen(longtext), ' ', 250);
+		longtext[strlen("[adc]\n; fine\nbits = 6") + 250] = '\0';
+		strcat(longtext, "\n");
+		path = write_file("long.ini", longtext);
+		ck_assert_int_eq(xb_config_load(cfg, path, NULL), XB_ECONFIG);
+		snprintf(want2, sizeof want2, "%s:3: line too long (at most 198 characters)", path);
+		ck_assert_str_eq(xb_config_errmsg(cfg), want2);
+	}
 	path = write_file("nosection.ini", "bits = 6\n");
 	ck_assert_int_eq(xb_config_load(cfg, path, NULL), XB_ECONFIG);
 	ck_assert_ptr_nonnull(strstr(xb_config_errmsg(cfg), ":1: key 'bits' outside any [section]"));
