@@ -24,5 +24,4 @@ int xb_cli_sweep(int argc, char **argv) { return pending("sweep", argc, argv); }
 int xb_cli_walk(int argc, char **argv) { return pending("walk", argc, argv); }
 int xb_cli_report(int argc, char **argv) { return pending("report", argc, argv); }
 int xb_cli_measure(int argc, char **argv) { return pending("measure", argc, argv); }
-int xb_cli_info(int argc, char **argv) { return pending("info", argc, argv); }
 int xb_cli_run(int argc, char **argv) { return pending("run", argc, argv); }

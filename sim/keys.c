@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "xb_sim.h"
+#include "xb_devices.h"
+#include "xb_noise.h"
 
 static const xb_key run_keys[] = {
 	{ "run.preset", XB_KEY_STRING, "", 0, 0, NULL, "hx",
@@ -27,5 +29,7 @@ static const xb_key run_keys[] = {
 
 void xb_register_all_keys(void)
 {
+	xb_noise_register_keys();
+	xb_devices_register_keys();
 	xb_config_register(run_keys, sizeof run_keys / sizeof *run_keys);
 }
