@@ -25,3 +25,10 @@ noinst_LTLIBRARIES += sim/libxbsim.la
 sim_libxbsim_la_SOURCES = sim/xb_sim.h sim/keys.c sim/assemble.c
 XB_CORE_LIBS += sim/libxbsim.la
 pkginclude_HEADERS += sim/xb_sim.h
+
+# The metric providers `xbarsim sweep` offers (sim/xb_metrics.h): the tile and the
+# network (run) providers and their registry.
+noinst_LTLIBRARIES += sim/libxbmetrics.la
+sim_libxbmetrics_la_SOURCES = sim/xb_metrics.h sim/metrics.c sim/metrics_tile.c sim/metrics_run.c
+XB_METRICS_LIBS = sim/libxbmetrics.la $(XB_SWEEP_LIBS) $(XB_RUN_LIBS)
+XB_CORE_LIBS += sim/libxbmetrics.la

@@ -1,5 +1,4 @@
 /* metrics_tile.c - the "tile" metric provider of sweeps: error, saturation, events, energy and latency of random MVMs on one tile.
- * Also the registry of the command's providers.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <config.h>
@@ -176,15 +175,3 @@ const xb_sweep_provider xb_metrics_tile = {
 	.cost = tile_cost,
 	.cost_unit = "synapse-events",
 };
-
-/* ---- the registry ------------------------------------------------------------------- */
-
-static const xb_sweep_provider *const providers[] = {
-	&xb_metrics_tile,
-};
-
-const xb_sweep_provider *const *xb_metrics_providers(size_t *n)
-{
-	*n = sizeof providers / sizeof *providers;
-	return providers;
-}

@@ -33,6 +33,9 @@ extern "C" {
 
 /* The tile provider (see above). */
 extern const xb_sweep_provider xb_metrics_tile;
+/* The network provider of `xbarsim run` (sim/metrics_run.c): accuracy_ideal,
+ * accuracy_device, energy_pj_per_inference, adc_saturation_rate, ... */
+extern const xb_sweep_provider xb_metrics_run;
 
 /* The providers of the command, in a static array of *N entries. */
 const xb_sweep_provider *const *xb_metrics_providers(size_t *n);

@@ -8,13 +8,6 @@ XB_SWEEP_LIBS = sweep/libxbsweep.la $(XB_TRACES_LIBS) $(MPI_LIBS)
 XB_CORE_LIBS += sweep/libxbsweep.la
 pkginclude_HEADERS += sweep/xb_sweep.h
 
-# The metric providers of the command (sim/xb_metrics.h).  They belong to the sim
-# folder; built here until sim/local.mk takes them over.
-noinst_LTLIBRARIES += sim/libxbmetrics.la
-sim_libxbmetrics_la_SOURCES = sim/xb_metrics.h sim/metrics_tile.c
-XB_METRICS_LIBS = sim/libxbmetrics.la $(XB_SWEEP_LIBS) $(XB_DEVICES_LIBS)
-XB_CORE_LIBS += sim/libxbmetrics.la
-
 check_PROGRAMS += tests/check_sweep
 TESTS += tests/check_sweep
 tests_check_sweep_SOURCES = tests/check_sweep.c
