@@ -26,41 +26,9 @@ xb_run_options xb_run_default_options(void)
 	return o;
 }
 
-static int is_file(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 xb_status xb_run_model_path(const char *name, char *buf, size_t len, xb_err *err)
 {
-	const char *env = getenv("XBARSIM_DATA");
-	char dirs[4][1024];
-	char tried[XB_ERRMSG_MAX / 2] = "";
-	size_t nd = 0;
-
-	if (!name || !name[0] || !buf || len == 0)
-		return xb_raise(err, XB_EINVAL, "workload.model: expected a file or a model name");
-	if (is_file(name)) {
-		if ((size_t)snprintf(buf, len, "%s", name) >= len)
-			return xb_raise(err, XB_EINVAL, "model %s: path too long", name);
-		return XB_OK;
-	}
-	if (env && env[0]) {
-		snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-		snprintf(dirs[nd++], sizeof dirs[0], "%s/models", env);
-	}
-	snprintf(dirs[nd++], sizeof dirs[0], "%s/models", XB_PKGDATADIR);
-	snprintf(dirs[nd++], sizeof dirs[0], "%s/workloads/models", XB_SRCDIR);
-	for (size_t i = 0; i < nd; i++) {
-		size_t used = strlen(tried);
-		if ((size_t)snprintf(buf, len, "%s/%s.h5", dirs[i], name) < len && is_file(buf))
-			return XB_OK;
-		snprintf(tried + used, sizeof tried - used, "%s%.200s", used ? ", " : "", dirs[i]);
-	}
-	buf[0] = '\0';
-	return xb_raise(err, XB_ENOENT, "model '%s': no such file, nor %s.h5 in %s", name, name,
-			tried);
+	return xb_find_data("model", name, "models", buf, len, err);
 }
 
 void xb_run_result_free(xb_run_result *r)

@@ -193,6 +193,15 @@ char *xb_config_to_ini(const xb_config *cfg, int with_comments);
  * modules).  Call once before xb_config_new(); idempotent. */
 void xb_register_all_keys(void);
 
+/* ---- shipped data files ------------------------------------------------------- */
+
+/* Find a data file: NAME itself when it names an existing file, else NAME.h5 in
+ * $XBARSIM_DATA/SUBDIR, $XBARSIM_DATA, the installed $pkgdatadir/SUBDIR and the source
+ * tree's workloads/SUBDIR, in that order.  The path goes to BUF.  XB_ENOENT names
+ * WHAT ("model", "data set"), NAME and every directory searched. */
+xb_status xb_find_data(const char *what, const char *name, const char *subdir, char *buf,
+		       size_t len, xb_err *err);
+
 /* ---- progress ---------------------------------------------------------------- */
 
 /* A progress callback for long work: DONE of TOTAL units finished.  The library calls

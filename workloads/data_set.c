@@ -606,39 +606,7 @@ fail_out:
 
 /* ---- finding shipped data sets ------------------------------------------------- */
 
-static int is_file(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 xb_status xb_data_path(const char *name, char *buf, size_t len, xb_err *err)
 {
-	const char *env = getenv("XBARSIM_DATA");
-	const char *dirs[3];
-	char tried[XB_ERRMSG_MAX / 2] = "";
-	size_t i, nd = 0;
-
-	if (!name || !name[0] || !buf || len == 0)
-		return xb_raise(err, XB_EINVAL, "data set name: expected a non-empty name");
-	if (is_file(name)) {
-		if ((size_t)snprintf(buf, len, "%s", name) >= len)
-			return xb_raise(err, XB_EINVAL, "data set %s: path too long", name);
-		return XB_OK;
-	}
-	if (env && env[0])
-		dirs[nd++] = env;
-	dirs[nd++] = XB_PKGDATADIR "/data";
-	dirs[nd++] = XB_SRCDIR "/workloads/data";
-	for (i = 0; i < nd; i++) {
-		size_t used = strlen(tried);
-
-		if ((size_t)snprintf(buf, len, "%s/%s.h5", dirs[i], name) < len && is_file(buf))
-			return XB_OK;
-		snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", dirs[i]);
-	}
-	buf[0] = '\0';
-	return xb_raise(err, XB_ENOENT, "data set '%s': no such file, nor %s.h5 in %s", name,
-			name, tried);
+	return xb_find_data("data set", name, "data", buf, len, err);
 }
