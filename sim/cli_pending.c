@@ -20,4 +20,3 @@ static int pending(const char *cmd, int argc, char **argv)
 
 int xb_cli_train(int argc, char **argv) { return pending("train", argc, argv); }
 int xb_cli_walk(int argc, char **argv) { return pending("walk", argc, argv); }
-int xb_cli_report(int argc, char **argv) { return pending("report", argc, argv); }

@@ -5,6 +5,7 @@
 #include "xb_sim.h"
 #include "xb_devices.h"
 #include "xb_noise.h"
+#include "xb_timed.h"
 
 static const xb_key run_keys[] = {
 	{ "run.preset", XB_KEY_STRING, "", 0, 0, NULL, "hx",
@@ -31,5 +32,6 @@ void xb_register_all_keys(void)
 {
 	xb_noise_register_keys();
 	xb_devices_register_keys();
+	xb_timed_register_keys();
 	xb_config_register(run_keys, sizeof run_keys / sizeof *run_keys);
 }

@@ -406,6 +406,8 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 		if (st != XB_OK)
 			goto fail;
 	}
+	if (o.timed.start && (st = o.timed.start(o.timed.ud, cfg, net, err)) != XB_OK)
+		goto fail;
 	/* trace */
 	level = xb_config_enum(cfg, "trace.level");
 	trace_file = o.trace_file ? o.trace_file : xb_config_str(cfg, "trace.file");
@@ -512,7 +514,8 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 		r->events_per_inference = (double)r->total.events / n;
 		r->conversions_per_inference = (double)r->total.conversions / n;
 		if (o.timed.batch)
-			r->latency_ns_per_inference = latency_ns / n;
+			r->latency_ns_per_inference = o.timed.latency_ns_mean ?
+				o.timed.latency_ns_mean(o.timed.ud) : latency_ns / n;
 	}
 	r->adc_saturation_rate = r->total.conversions ?
 		(double)r->total.sat_adc / (double)r->total.conversions : 0.0;
@@ -523,6 +526,8 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 			goto fail;
 		if (level >= XB_RUN_LEVEL_MVM &&
 		    (st = trace_mvms(w, dev, r, level, tp.input.event_mhz, err)) != XB_OK)
+			goto fail;
+		if (o.timed.write && (st = o.timed.write(o.timed.ud, w, err)) != XB_OK)
 			goto fail;
 		if (xb_h5w_commit(w) != XB_OK) {
 			st = tw_fail(w, err);

@@ -40,6 +40,7 @@
 #include "xb_base.h"
 #include "xb_device_nn.h"
 #include "xb_nn.h"
+#include "xb_traces.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,11 +57,18 @@ typedef enum xb_run_level {
 	XB_RUN_LEVEL_EVENT = 3
 } xb_run_level;
 
-/* The timed-mode hook: BATCH is called after the device forward of samples FIRST ..
- * FIRST+N-1 (inputs X) and adds their total latency, ns, to *LATENCY_NS. */
+/* The timed-mode hook.  START (may be NULL) is called once with the loaded, quantized
+ * network before the first batch; BATCH after the device forward of samples FIRST ..
+ * FIRST+N-1 (inputs X) adds the latency, ns, of the inferences it timed to *LATENCY_NS;
+ * LATENCY_NS_MEAN (may be NULL) gives the mean latency per timed inference (otherwise
+ * the summed latency is divided by the samples); WRITE (may be NULL) adds the timed
+ * groups (/timeline, /timing) to the trace before it is committed. */
 typedef struct xb_run_timed {
+	xb_status (*start)(void *ud, const xb_config *cfg, xb_nn_net *net, xb_err *err);
 	xb_status (*batch)(void *ud, xb_nn_net *net, xb_device_nn *dev, uint64_t first,
 			   size_t n, const float *x, double *latency_ns, xb_err *err);
+	double (*latency_ns_mean)(void *ud);
+	xb_status (*write)(void *ud, xb_h5w *w, xb_err *err);
 	void *ud;
 } xb_run_timed;
 
