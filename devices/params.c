@@ -45,9 +45,24 @@ xb_adc_params xb_adc_default_params(void)
 	xb_adc_params p = {
 		.bits = 8, .min = -128, .max = 127, .gain = 0.002, .offset_lsb = 0.0,
 		.type = XB_ADC_RAMP, .columns_per_adc = 1, .convert = XB_CONVERT_MVM,
+		.full_scale_bits = 8,
 	};
 
 	return p;
+}
+
+void xb_adc_set_bits(xb_adc_params *p, int bits)
+{
+	p->bits = bits;
+	if (bits >= 1 && bits <= 16) {
+		p->min = -(1 << (bits - 1));
+		p->max = (1 << (bits - 1)) - 1;
+	}
+}
+
+double xb_adc_code_scale(const xb_adc_params *p)
+{
+	return ldexp(1.0, p->bits - p->full_scale_bits);
 }
 
 xb_energy_params xb_energy_default_params(void)
@@ -107,25 +122,31 @@ static const xb_key device_keys[] = {
 	{ "integrator.saturation", XB_KEY_ENUM, "", 0, 0, "hard|smooth", "hard",
 	  "hard clamp to lo/hi, or a clamp with tanh-rounded corners (knee_lsb)" },
 	{ "integrator.lo_lsb", XB_KEY_DOUBLE, "LSB", -1e9, 0, NULL, "-80",
-	  "lower saturation limit of the integrator, relative to the baseline" },
+	  "lower saturation limit of the integrator, relative to the baseline (reference LSB)" },
 	{ "integrator.hi_lsb", XB_KEY_DOUBLE, "LSB", 0, 1e9, NULL, "80",
-	  "upper saturation limit of the integrator, relative to the baseline" },
+	  "upper saturation limit of the integrator, relative to the baseline (reference LSB)" },
 	{ "integrator.knee_lsb", XB_KEY_DOUBLE, "LSB", 1e-6, 1e9, NULL, "10",
-	  "smooth saturation: width of the tanh knee below each limit" },
+	  "smooth saturation: width of the tanh knee below each limit (reference LSB)" },
 	{ "integrator.read_delay_ns", XB_KEY_DOUBLE, "ns", 0, 1e9, NULL, "40",
 	  "time from the last event to the conversion (the integrator still leaks)" },
 	{ "integrator.baseline_delay_us", XB_KEY_DOUBLE, "us", 0, 1e9, NULL, "5",
 	  "time from reset to the baseline read, which starts the event sequence" },
 	{ "adc.bits", XB_KEY_INT, "bit", 1, 16, NULL, "8",
-	  "ADC resolution: max - min + 1 <= 2^bits" },
+	  "ADC resolution over a fixed full scale: one code = 2^(full_scale_bits - bits) reference "
+	  "LSB; adc.min/max follow it unless set" },
+	{ "adc.full_scale_bits", XB_KEY_INT, "bit", 1, 16, NULL, "8",
+	  "reference resolution: the unit of adc.gain and of every *_lsb key is the LSB of an ADC "
+	  "of this many bits over the same full scale (changing adc.bits changes only quantization)" },
 	{ "adc.min", XB_KEY_INT, "LSB", -65536, 65536, NULL, "-128",
-	  "smallest output code (relative to the baseline)" },
+	  "smallest output code, in codes of adc.bits (relative to the baseline); "
+	  "unset: -2^(adc.bits - 1)" },
 	{ "adc.max", XB_KEY_INT, "LSB", -65536, 65536, NULL, "127",
-	  "largest output code (relative to the baseline)" },
+	  "largest output code, in codes of adc.bits (relative to the baseline); "
+	  "unset: 2^(adc.bits - 1) - 1" },
 	{ "adc.gain", XB_KEY_DOUBLE, "LSB", 1e-12, 1e6, NULL, "0.002",
-	  "global gain g: LSB per unit of input x weight" },
+	  "global gain g: reference LSB (adc.full_scale_bits) per unit of input x weight" },
 	{ "adc.offset_lsb", XB_KEY_DOUBLE, "LSB", -1e6, 1e6, NULL, "0",
-	  "global offset added before rounding" },
+	  "global offset added before rounding (reference LSB)" },
 	{ "adc.type", XB_KEY_ENUM, "", 0, 0, "sar|ramp|flash", "ramp",
 	  "conversion time: sar bits cycles, ramp 2^bits cycles, flash 1 cycle" },
 	{ "adc.columns_per_adc", XB_KEY_INT, "columns", 1, XB_TILE_MAX_COLS, NULL, "1",
@@ -230,10 +251,14 @@ xb_status xb_tile_params_check(const xb_tile_params *p, xb_err *err)
 				"expected >= 0", ig->read_delay_ns, ig->baseline_delay_us);
 	if (adc->bits < 1 || adc->bits > 16)
 		return xb_raise(err, XB_ECONFIG, "adc.bits = %d: expected 1 .. 16", adc->bits);
+	if (adc->full_scale_bits < 1 || adc->full_scale_bits > 16)
+		return xb_raise(err, XB_ECONFIG, "adc.full_scale_bits = %d: expected 1 .. 16",
+				adc->full_scale_bits);
 	if (adc->min >= adc->max || (double)adc->max - adc->min + 1 > ldexp(1.0, adc->bits))
 		return xb_raise(err, XB_ECONFIG,
 				"adc.min = %d, adc.max = %d: expected min < max and at most 2^adc.bits = "
-				"%d codes", adc->min, adc->max, 1 << adc->bits);
+				"%d codes (leave adc.min and adc.max unset to follow adc.bits)",
+				adc->min, adc->max, 1 << adc->bits);
 	if (!(adc->gain > 0))
 		return xb_raise(err, XB_ECONFIG, "adc.gain = %g: expected > 0", adc->gain);
 	if (adc->columns_per_adc < 1 || adc->columns_per_adc > a->cols)
@@ -277,9 +302,13 @@ xb_status xb_tile_params_from_config(const xb_config *cfg, xb_tile_params *p, xb
 	q.integrator.knee_lsb = xb_config_double(cfg, "integrator.knee_lsb");
 	q.integrator.read_delay_ns = xb_config_double(cfg, "integrator.read_delay_ns");
 	q.integrator.baseline_delay_us = xb_config_double(cfg, "integrator.baseline_delay_us");
-	q.adc.bits = (int)xb_config_int(cfg, "adc.bits");
-	q.adc.min = (int)xb_config_int(cfg, "adc.min");
-	q.adc.max = (int)xb_config_int(cfg, "adc.max");
+	/* adc.min/max follow adc.bits (its signed range) unless set explicitly. */
+	xb_adc_set_bits(&q.adc, (int)xb_config_int(cfg, "adc.bits"));
+	q.adc.full_scale_bits = (int)xb_config_int(cfg, "adc.full_scale_bits");
+	if (xb_config_is_set(cfg, "adc.min"))
+		q.adc.min = (int)xb_config_int(cfg, "adc.min");
+	if (xb_config_is_set(cfg, "adc.max"))
+		q.adc.max = (int)xb_config_int(cfg, "adc.max");
 	q.adc.gain = xb_config_double(cfg, "adc.gain");
 	q.adc.offset_lsb = xb_config_double(cfg, "adc.offset_lsb");
 	q.adc.type = (xb_adc_type)xb_config_enum(cfg, "adc.type");

@@ -30,6 +30,7 @@ struct xb_tile {
 	size_t ldw;               /* row stride of the weight arrays (C padded) */
 	int wmax, xmax;
 	double g;                 /* adc.gain */
+	double cs;                /* codes per reference LSB: 2^(adc.bits - adc.full_scale_bits) */
 	xb_time_ps dt_ps;         /* event spacing */
 	/* noise sources in force (registry order) and their states */
 	size_t nsrc;
@@ -42,10 +43,12 @@ struct xb_tile {
 	float event_sigma_w;      /* per-event noise std in units of input x weight */
 	/* column parameters in force */
 	double *a_c, *o_c;        /* [C] ADC gain (relative to g) and offset, LSB */
-	double *ag_c;             /* [C] a_c g */
+	double *ag_c;             /* [C] a_c g cs: codes per unit of input x weight */
+	double *oq_c;             /* [C] o_c cs: the offset in codes */
 	double *lo_c, *hi_c;      /* [C] saturation limits, LSB */
 	double *tau_c;            /* [C] leak, us (0 = none) */
 	float *sigma_c;           /* [C] read noise, LSB */
+	float *sigq_c;            /* [C] sigma_c cs: the read noise in codes */
 	/* derived, in units of input x weight (v / g), padded to ldw */
 	float *lo_w, *hi_w, *knee_w;
 	float *lam, *lam_read;    /* per-event and read-delay leak factors */
@@ -151,7 +154,11 @@ static void derive_columns(xb_tile *t)
 		double lo = t->lo_c[c] / t->g, hi = t->hi_c[c] / t->g;
 		double k;
 
-		t->ag_c[c] = t->a_c[c] * t->g;
+		/* The read-out in codes: cs is a power of two, so scaling every term by it
+		 * commutes with the roundings (floor(cs (a v + o + n)) exactly). */
+		t->ag_c[c] = t->a_c[c] * t->g * t->cs;
+		t->oq_c[c] = t->o_c[c] * t->cs;
+		t->sigq_c[c] = (float)((double)t->sigma_c[c] * t->cs);
 		k = fmin(t->p.integrator.knee_lsb / t->g, fmin(hi, -lo));
 
 		t->lo_w[c] = (float)lo;
@@ -192,11 +199,13 @@ void xb_tile_free(xb_tile *t)
 	free(t->state);
 	free(t->a_c);
 	free(t->ag_c);
+	free(t->oq_c);
 	free(t->o_c);
 	free(t->lo_c);
 	free(t->hi_c);
 	free(t->tau_c);
 	free(t->sigma_c);
+	free(t->sigq_c);
 	free(t->lo_w);
 	free(t->hi_w);
 	free(t->knee_w);
@@ -236,6 +245,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->wmax = (1 << p->array.weight_bits) - 1;
 	t->xmax = (1 << p->input.bits) - 1;
 	t->g = p->adc.gain;
+	t->cs = xb_adc_code_scale(&p->adc);
 	t->dt_ps = xb_cycles_to_ps((uint64_t)p->input.wait_cycles, p->input.event_mhz);
 	t->event_idx = -1;
 	t->read_idx = -1;
@@ -243,11 +253,13 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 
 	t->a_c = xcalloc(t->C, sizeof *t->a_c);
 	t->ag_c = xcalloc(t->C, sizeof *t->ag_c);
+	t->oq_c = xcalloc(t->C, sizeof *t->oq_c);
 	t->o_c = xcalloc(t->C, sizeof *t->o_c);
 	t->lo_c = xcalloc(t->C, sizeof *t->lo_c);
 	t->hi_c = xcalloc(t->C, sizeof *t->hi_c);
 	t->tau_c = xcalloc(t->C, sizeof *t->tau_c);
 	t->sigma_c = xcalloc(t->C, sizeof *t->sigma_c);
+	t->sigq_c = xcalloc(t->C, sizeof *t->sigq_c);
 	t->lo_w = xaligned(t->ldw * sizeof(float));
 	t->hi_w = xaligned(t->ldw * sizeof(float));
 	t->knee_w = xaligned(t->ldw * sizeof(float));
@@ -263,7 +275,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	fx_off = xcalloc(t->C, sizeof *fx_off);
 	fx_lo = xcalloc(t->C, sizeof *fx_lo);
 	fx_hi = xcalloc(t->C, sizeof *fx_hi);
-	if (!t->a_c || !t->ag_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
+	if (!t->a_c || !t->ag_c || !t->oq_c || !t->sigq_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
 	    !t->hi_w || !t->knee_w || !t->lam || !t->lam_read || !t->pw || !t->w || !t->w_int || !t->w_eff ||
 	    !t->order || !t->row_abs || !fx_gain || !fx_off || !fx_lo || !fx_hi)
 		goto nomem;
@@ -874,30 +886,77 @@ static void saturate(const xb_tile *t, float *v, size_t n, unsigned char *sat)
 }
 
 /* Convert the states V (units of input x weight, read leak applied) of one MVM to codes:
- * y = clamp(floor(fma(a_c g, v, o_c + n)), min, max) in double precision (a_c g rounded
- * once; with a_c = 1 and o_c = n = 0 this is floor(g v) exactly as the mock computes).  PLANE keys the read noise.  Returns
- * the number of clipped conversions. */
-static uint32_t convert(const xb_tile *t, const float *v, size_t n, uint64_t sample,
-			uint32_t plane, float *z, int32_t *y)
+ * y = clamp(floor(fma(a_c g cs, v, cs o_c + n)), min, max) in double precision, n the
+ * read noise in codes (cs sigma_c times a normal deviate, a single-precision product;
+ * a_c g cs rounded once; with a_c = cs = 1 and o_c = n = 0 this is floor(g v) exactly
+ * as the mock computes).  CLAMP applies the hard integrator limits to v first (the
+ * unordered model's saturation, fused).  PLANE keys the read noise; Z is scratch for
+ * the deviates.  Returns the number of clipped conversions. */
+static uint32_t convert_clamped(const xb_tile *t, const float *v, size_t n, uint64_t sample,
+				uint32_t plane, float *z, int32_t *y, int clamp)
 {
 	const double lo = t->p.adc.min, hi = t->p.adc.max;
 	const int32_t ilo = t->p.adc.min, ihi = t->p.adc.max;
+	const float *sg = t->sigq_c;
 	uint32_t clipped = 0;
+	int noisy = t->read_idx >= 0;
 
-	memset(z, 0, n * sizeof *z);
-	if (t->read_idx >= 0)
-		t->src[t->read_idx]->temporal(t->state + (size_t)t->read_idx * t->state_max,
-					      &t->stream, sample, plane, t->sigma_c, z, n);
+	if (noisy) {
+		if (t->src[t->read_idx] == xb_noise_read) {
+			/* The read source's deviates as they are; scaled in the loop below. */
+			xb_stream_normals(&t->stream, XB_DRAW_READ, sample, plane, 0, z, n);
+		} else {
+			memset(z, 0, n * sizeof *z);
+			t->src[t->read_idx]->temporal(t->state + (size_t)t->read_idx * t->state_max,
+						      &t->stream, sample, plane, sg, z, n);
+			sg = NULL;
+		}
+	}
 	{
-		const double *restrict ag = t->ag_c, *restrict o = t->o_c;
+		const double *restrict ag = t->ag_c, *restrict o = t->oq_c;
 		int32_t *restrict yy = y;
+		size_t c0 = 0;
 
+#if defined(__AVX512F__)
+		/* The same operations 8 columns at a time, floor by vrndscalepd. */
+		const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
+
+		for (; c0 + 8 <= n; c0 += 8) {
+			__m256 vv = _mm256_loadu_ps(v + c0);
+			__m512d r, off = _mm512_loadu_pd(o + c0);
+
+			if (clamp)
+				vv = _mm256_min_ps(_mm256_max_ps(vv, _mm256_loadu_ps(t->lo_w + c0)),
+						   _mm256_loadu_ps(t->hi_w + c0));
+			if (noisy) {
+				__m256 zz = _mm256_loadu_ps(z + c0);
+
+				if (sg)
+					zz = _mm256_mul_ps(zz, _mm256_loadu_ps(sg + c0));
+				off = _mm512_add_pd(off, _mm512_cvtps_pd(zz));
+			}
+			r = _mm512_fmadd_pd(_mm512_loadu_pd(ag + c0), _mm512_cvtps_pd(vv), off);
+			r = _mm512_roundscale_pd(r, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+			clipped += (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r, vlo, _CMP_LT_OQ)) +
+				   (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r, vhi, _CMP_GT_OQ));
+			r = _mm512_min_pd(_mm512_max_pd(r, vlo), vhi);
+			_mm256_storeu_si256((__m256i *)(void *)(yy + c0), _mm512_cvttpd_epi32(r));
+		}
+#endif
 		/* floor by truncation and correction after a first clamp to [lo - 1, hi + 1]
 		 * (which keeps the values in int32 and lets the loop vectorise). */
-		for (size_t c = 0; c < n; c++) {
-			double r = fma(ag[c], (double)v[c], o[c] + (double)z[c]);
+		for (size_t c = c0; c < n; c++) {
+			float vc = v[c];
+			double r, off = o[c];
 			int32_t i;
 
+			if (clamp) {
+				vc = vc < t->lo_w[c] ? t->lo_w[c] : vc;
+				vc = vc > t->hi_w[c] ? t->hi_w[c] : vc;
+			}
+			if (noisy)
+				off += (double)(sg ? sg[c] * z[c] : z[c]);
+			r = fma(ag[c], (double)vc, off);
 			r = r < lo - 1 ? lo - 1 : r;
 			r = r > hi + 1 ? hi + 1 : r;
 			i = (int32_t)r;
@@ -908,6 +967,12 @@ static uint32_t convert(const xb_tile *t, const float *v, size_t n, uint64_t sam
 		}
 	}
 	return clipped;
+}
+
+static uint32_t convert(const xb_tile *t, const float *v, size_t n, uint64_t sample,
+			uint32_t plane, float *z, int32_t *y)
+{
+	return convert_clamped(t, v, n, sample, plane, z, y, 0);
 }
 
 /* The rows of one MVM's events (one send) into EV; returns their number. */
@@ -1431,6 +1496,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 		float *v = sl->V + s * ldw;
 		xb_mvm_stats *st = b->stats ? &b->stats[i] : NULL;
 		uint32_t clipped = 0;
+		int fused = 0;
 
 		if (st) {
 			st->sat_integrator = 0;
@@ -1441,8 +1507,9 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 		if (b->model == XB_MODEL_UNORDERED) {
 			uint64_t ne = nz * (uint64_t)sends;
 
-			for (size_t c = 0; c < n; c++)
-				v[c] *= (float)sends;
+			if (sends > 1)
+				for (size_t c = 0; c < n; c++)
+					v[c] *= (float)sends;
 			if (t->event_idx >= 0 && ne) {
 				memset(sl->z, 0, n * sizeof *sl->z);
 				/* The sum of ne per-event deviates, drawn as one. */
@@ -1452,7 +1519,11 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 				for (size_t c = 0; c < n; c++)
 					v[c] += sl->z[c];
 			}
-			saturate(t, v, n, st ? sl->sat : NULL);
+			/* Hard saturation without stats is fused into the conversion. */
+			if (st || t->p.integrator.saturation != XB_SAT_HARD || !b->y)
+				saturate(t, v, n, st ? sl->sat : NULL);
+			else
+				fused = 1;
 			if (st)
 				for (size_t c = 0; c < n; c++)
 					st->sat_integrator += sl->sat[c];
@@ -1471,7 +1542,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 			}
 		}
 		if (b->y)
-			clipped = convert(t, v, n, sample, 0, sl->z, b->y + i * b->ldy);
+			clipped = convert_clamped(t, v, n, sample, 0, sl->z, b->y + i * b->ldy, fused);
 		account(t, b, i, nz * (uint64_t)sends, nz * (uint64_t)sends * 2 * n, (uint32_t)n, 1,
 			clipped, st ? st->sat_integrator : 0, cc);
 	}
@@ -1480,7 +1551,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 static void ideal_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns, slot *sl)
 {
 	size_t n = b->n_out;
-	const double g = t->g;
+	const double g = t->g * t->cs;   /* in codes of the configured ADC */
 
 	gemm(ns, n, b->n_in, sl->X, t->R, t->w_int, t->ldw, sl->V, t->ldw);
 	for (size_t s = 0; s < ns; s++) {

@@ -33,9 +33,32 @@
  * does) compresses nothing there and ordered and unordered agree whenever no event
  * reaches a knee; with k = hi = -lo it is the plain scaled tanh h tanh(v / h).
  * Read-out after the last event and the read delay (integrator.read_delay_ns, still
- * leaking):  y_c = clamp(floor(a_c v + o_c + n), adc_min, adc_max), a_c and o_c the
- * per-column gain and offset (fixed pattern, adc.offset_lsb added to o_c), n ~ N(0,
- * sigma_read^2) at every conversion.
+ * leaking):  y_c = clamp(floor(2^(B - F) (a_c v + o_c + n)), adc_min, adc_max), a_c
+ * and o_c the per-column gain and offset (fixed pattern, adc.offset_lsb added to
+ * o_c), n ~ N(0, sigma_read^2) at every conversion, B = adc.bits, F =
+ * adc.full_scale_bits.
+ *
+ * ADC resolution and units.  An ADC with fewer bits digitises the same analog full
+ * scale with fewer levels.  Every quantity in LSB (adc.gain in LSB per unit of input
+ * x weight, adc.offset_lsb, integrator.lo_lsb/hi_lsb/knee_lsb, noise.*_lsb, the
+ * integrator state v, traces' v_lsb and the per-column overrides of xb_tile_columns)
+ * is in *reference LSB*: the LSB of an ADC of F = adc.full_scale_bits bits (default
+ * 8, the hx ADC) over that full scale, 2^F reference LSB in all.  An ADC of B bits
+ * has codes of 2^(F - B) reference LSB each: its code is the floor above scaled by
+ * 2^(B - F), so sweeping adc.bits changes only the quantization, never the analog
+ * model (gain, limits, noise keep their physical size).  adc.min/adc.max are in
+ * codes of the B-bit ADC; unless set explicitly (by a user file or -s: presets leave
+ * them unset) they follow adc.bits as its signed range [-2^(B-1), 2^(B-1) - 1]
+ * (xb_adc_set_bits does the same for parameters filled in code).  Example: hx with
+ * adc.bits = 4 gives codes -8 .. 7, each 16 reference LSB: a column whose analog
+ * value is 37.5 reference LSB reads floor(37.5 / 16) = 2; at B = F everything is
+ * exactly as without the scale (2^0 = 1).  The scale is a power of two, applied to
+ * a_c g, o_c and the read noise's sigma in advance: every rounding is exact under it,
+ * so the code equals floor(2^(B - F) (a_c v + o_c + n)) computed exactly as written.
+ * Outputs are codes of the B-bit ADC: y, and the ideal model's y_ideal =
+ * 2^(B - F) g sum_r x_r w_rc (the unquantised value in the same codes, so that y -
+ * y_ideal is an error in codes); xb_adc_code_scale gives 2^(B - F) (multiply a code
+ * by 2^(F - B) for reference LSB, e.g. to compare sweep points of different B).
  * Models: ordered (the above, event by event), unordered (v = S_c(sum_k q_k): no
  * leak, one saturation of the total; the reference mock of BrainScaleS-2's software
  * when the limits lie beyond the ADC range; the sum of its K per-event deviates is
@@ -56,7 +79,10 @@
  * FMA and one clamp per 16 MACs) and the reference loop give identical results.  The
  * dense encodings (pulse, bit planes) step v directly: v = S(fmaf(s, D, v lambda)),
  * D the planes' sums from sgemm, s = 2^b (analog shift-add) or 1.  The read-out
- * is in double precision: y = floor(fma(a_c g, v lambda_read, o_c + n)).  The kernel
+ * is in double precision: y = floor(fma(a_c g cs, v lambda_read, cs o_c + n_q)), cs =
+ * 2^(B - F) and n_q = (cs sigma_c) z the read noise in codes (a single-precision
+ * product of the standard normal z of xb_stream_normals, drawn straight into the
+ * conversion loop; the unordered model's hard saturation is fused into it too).  The kernel
  * runs for schedules whose row order is the same for every input (descending,
  * ascending, positive-first, negative-first) with hard saturation, uniform tau and
  * no per-event noise; the others (random, magnitude, explicit orders, smooth
@@ -153,6 +179,8 @@ typedef struct xb_adc_params {
 	xb_adc_type type;         /* conversion time: sar bits, ramp 2^bits, flash 1 cycle */
 	int columns_per_adc;      /* columns sharing one ADC (multiplexed: a timing effect) */
 	xb_convert convert;       /* per MVM or per bit plane (digital shift-add) */
+	int full_scale_bits;      /* F: the LSB of every *_lsb quantity and of gain is that
+				   * of an F-bit ADC over the same full scale (8 on hx) */
 } xb_adc_params;
 
 /* [energy]: energy per counted operation (illustrative defaults: set measured values). */
@@ -180,6 +208,12 @@ xb_integrator_params xb_integrator_default_params(void);
 xb_adc_params xb_adc_default_params(void);
 xb_energy_params xb_energy_default_params(void);
 xb_tile_params xb_tile_default_params(void);
+/* Set P's resolution to BITS and its code range to the signed range of BITS,
+ * [-2^(BITS-1), 2^(BITS-1) - 1] (what the keys do when adc.min/max are not set).
+ * BITS outside 1 .. 16 sets only bits (xb_tile_params_check rejects it). */
+void xb_adc_set_bits(xb_adc_params *p, int bits);
+/* Codes per reference LSB, 2^(bits - full_scale_bits) (exact power of two). */
+double xb_adc_code_scale(const xb_adc_params *p);
 
 /* Register the [tile] [input] [array] [integrator] [adc] [energy] [chip] [clock] keys
  * (and the [noise] keys).  Idempotent. */
@@ -218,7 +252,7 @@ size_t xb_tile_cols(const xb_tile *t);
 xb_status xb_tile_program(xb_tile *t, const int8_t *w, size_t ldw, size_t nrows, size_t ncols);
 
 /* Per-column overrides replacing the fixed-pattern draws, in the units of a
- * calibration file (ADC codes).  Each array has cols entries or is NULL (keep); a NaN
+ * calibration file: reference LSB (ADC codes when adc.bits = adc.full_scale_bits).  Each array has cols entries or is NULL (keep); a NaN
  * entry keeps that column's value.  gain_lsb = a_c g (codes per unit of input x
  * weight); offset_lsb = o_c (adc.offset_lsb is not added again); sat_lo_lsb,
  * sat_hi_lsb = the codes a_c lo_c + o_c, a_c hi_c + o_c at which the integrator
@@ -274,8 +308,8 @@ typedef struct xb_tile_batch {
 	size_t ldx, n_in;         /* n_in <= signed rows; rows beyond get no event */
 	int32_t *y;               /* [B][ldy] output codes (first n_out); ideal: floor(y_ideal)
 				   * without ADC clamp; may be NULL for ideal */
-	float *y_ideal;           /* [B][ldy] the ideal model's float outputs (written only
-				   * when model = ideal), or NULL */
+	float *y_ideal;           /* [B][ldy] the ideal model's float outputs in codes of
+				   * adc.bits (written only when model = ideal), or NULL */
 	size_t ldy, n_out;        /* n_out <= cols */
 	uint64_t sample_base;     /* global number of sample 0: keys the noise streams */
 	const int32_t *order;     /* [B][ld_order] explicit event order (signed rows, -1 ends), or NULL */

@@ -187,6 +187,22 @@ double xb_stream_normal(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t
 	return z[b & 3];
 }
 
+/* OUT[4 i + l] = BUF[l][i] for 4 i + l < M. */
+static inline void interleave(float buf[4][GROUP], float *out, size_t m)
+{
+	if (m == 4 * GROUP) {
+		for (size_t i = 0; i < GROUP; i++) {
+			out[4 * i] = buf[0][i];
+			out[4 * i + 1] = buf[1][i];
+			out[4 * i + 2] = buf[2][i];
+			out[4 * i + 3] = buf[3][i];
+		}
+	} else {
+		for (size_t j = 0; j < m; j++)
+			out[j] = buf[j & 3][j >> 2];
+	}
+}
+
 /* Blocks are produced in groups of GROUP into a small buffer, so that the block loop
  * vectorises (structure of arrays) and the partial block at the end is handled once. */
 
@@ -195,11 +211,14 @@ void xb_stream_uniforms(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t
 {
 	for (size_t b0 = 0; b0 < n; b0 += 4 * GROUP) {
 		uint32_t w[4][GROUP];
+		float buf[4][GROUP];
 		size_t m = n - b0 < 4 * GROUP ? n - b0 : 4 * GROUP;
 
 		words_group(s->key[p], sample, a, (uint32_t)((b0_first + b0) >> 2), w);
-		for (size_t j = 0; j < m; j++)
-			out[b0 + j] = u01(w[j & 3][j >> 2]);
+		for (int l = 0; l < 4; l++)
+			for (size_t i = 0; i < GROUP; i++)
+				buf[l][i] = u01(w[l][i]);
+		interleave(buf, out + b0, m);
 	}
 }
 
@@ -208,40 +227,55 @@ static void words_group(const uint32_t *key, uint64_t sample, uint32_t a, uint32
 			uint32_t w[4][GROUP])
 {
 #if defined(__AVX512F__)
-	/* 16 blocks at a time: the 32x32->64 products by vpmuludq on even and odd lanes. */
+	/* 16 blocks per vector, the GROUP / 16 vectors of the group interleaved round by
+	 * round (independent chains hide the multiplier latency); the 32x32->64 products
+	 * by vpmuludq on even and odd lanes. */
+	enum { NV = GROUP / 16 };
 	const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M4x32_0), m1 = _mm512_set1_epi32((int)PHILOX_M4x32_1);
 	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	const __mmask16 odd = 0xAAAA;
+	const __mmask16 odd = 0xAAAA, even = 0x5555;
+	__m512i c0[NV], c1[NV], c2[NV], c3[NV];
+	uint32_t k0 = key[0], k1 = key[1];
 
-	for (uint32_t i = 0; i < GROUP; i += 16) {
-		__m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(first + i)), iota);
-		__m512i c1 = _mm512_set1_epi32((int)a);
-		__m512i c2 = _mm512_set1_epi32((int)(uint32_t)sample);
-		__m512i c3 = _mm512_set1_epi32((int)(uint32_t)(sample >> 32));
-		uint32_t k0 = key[0], k1 = key[1];
+#pragma GCC unroll 4
+	for (int j = 0; j < NV; j++) {
+		c0[j] = _mm512_add_epi32(_mm512_set1_epi32((int)(first + 16 * (uint32_t)j)), iota);
+		c1[j] = _mm512_set1_epi32((int)a);
+		c2[j] = _mm512_set1_epi32((int)(uint32_t)sample);
+		c3[j] = _mm512_set1_epi32((int)(uint32_t)(sample >> 32));
+	}
+	for (int round = 0; round < 10; round++) {
+		const __m512i vk0 = _mm512_set1_epi32((int)k0), vk1 = _mm512_set1_epi32((int)k1);
 
-		for (int round = 0; round < 10; round++) {
-			__m512i pe0 = _mm512_mul_epu32(c0, m0);
-			__m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(c0, 32), m0);
-			__m512i pe1 = _mm512_mul_epu32(c2, m1);
-			__m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(c2, 32), m1);
-			__m512i hi0 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(pe0, 32), po0);
-			__m512i hi1 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(pe1, 32), po1);
-			__m512i lo0 = _mm512_mullo_epi32(c0, m0);
-			__m512i lo1 = _mm512_mullo_epi32(c2, m1);
+#pragma GCC unroll 4
+		for (int j = 0; j < NV; j++) {
+			/* Odd lanes to even positions and back by vpshufd (the shuffle unit,
+			 * not the shifter), merged under masks: hi and lo words of all 16
+			 * 32x32 products from two vpmuludq. */
+			__m512i pe0 = _mm512_mul_epu32(c0[j], m0);
+			__m512i po0 = _mm512_mul_epu32(_mm512_shuffle_epi32(c0[j], _MM_PERM_CDAB), m0);
+			__m512i pe1 = _mm512_mul_epu32(c2[j], m1);
+			__m512i po1 = _mm512_mul_epu32(_mm512_shuffle_epi32(c2[j], _MM_PERM_CDAB), m1);
+			__m512i hi0 = _mm512_mask_shuffle_epi32(po0, even, pe0, _MM_PERM_CDAB);
+			__m512i hi1 = _mm512_mask_shuffle_epi32(po1, even, pe1, _MM_PERM_CDAB);
+			__m512i lo0 = _mm512_mask_shuffle_epi32(pe0, odd, po0, _MM_PERM_CDAB);
+			__m512i lo1 = _mm512_mask_shuffle_epi32(pe1, odd, po1, _MM_PERM_CDAB);
 
 			/* 0x96: three-way exclusive or */
-			c0 = _mm512_ternarylogic_epi32(hi1, c1, _mm512_set1_epi32((int)k0), 0x96);
-			c1 = lo1;
-			c2 = _mm512_ternarylogic_epi32(hi0, c3, _mm512_set1_epi32((int)k1), 0x96);
-			c3 = lo0;
-			k0 += PHILOX_W32_0;
-			k1 += PHILOX_W32_1;
+			c0[j] = _mm512_ternarylogic_epi32(hi1, c1[j], vk0, 0x96);
+			c1[j] = lo1;
+			c2[j] = _mm512_ternarylogic_epi32(hi0, c3[j], vk1, 0x96);
+			c3[j] = lo0;
 		}
-		_mm512_storeu_si512((void *)&w[0][i], c0);
-		_mm512_storeu_si512((void *)&w[1][i], c1);
-		_mm512_storeu_si512((void *)&w[2][i], c2);
-		_mm512_storeu_si512((void *)&w[3][i], c3);
+		k0 += PHILOX_W32_0;
+		k1 += PHILOX_W32_1;
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < NV; j++) {
+		_mm512_storeu_si512((void *)&w[0][16 * j], c0[j]);
+		_mm512_storeu_si512((void *)&w[1][16 * j], c1[j]);
+		_mm512_storeu_si512((void *)&w[2][16 * j], c2[j]);
+		_mm512_storeu_si512((void *)&w[3][16 * j], c3[j]);
 	}
 #else
 #pragma omp simd
@@ -262,22 +296,6 @@ static void normal_group(const uint32_t *key, uint64_t sample, uint32_t a, uint3
 	for (uint32_t i = 0; i < GROUP; i++)
 		box_muller(w[0][i], w[1][i], w[2][i], w[3][i], &buf[0][i], &buf[1][i], &buf[2][i],
 			   &buf[3][i]);
-}
-
-/* OUT[4 i + l] = BUF[l][i] for 4 i + l < M. */
-static inline void interleave(float buf[4][GROUP], float *out, size_t m)
-{
-	if (m == 4 * GROUP) {
-		for (size_t i = 0; i < GROUP; i++) {
-			out[4 * i] = buf[0][i];
-			out[4 * i + 1] = buf[1][i];
-			out[4 * i + 2] = buf[2][i];
-			out[4 * i + 3] = buf[3][i];
-		}
-	} else {
-		for (size_t j = 0; j < m; j++)
-			out[j] = buf[j & 3][j >> 2];
-	}
 }
 
 void xb_stream_normals(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t a,

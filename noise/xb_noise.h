@@ -39,7 +39,9 @@
  *     whatever else);
  *   - EVENT: per accumulation event and column, charge noise e_k ~ N(0, event_lsb^2);
  *   - READ: per conversion and column, n ~ N(0, read_lsb^2).
- * noise.enable = false turns every source off.
+ * noise.enable = false turns every source off.  Magnitudes in LSB are reference LSB:
+ * the LSB of an ADC of adc.full_scale_bits bits over the ADC's full scale (see
+ * xb_devices.h), so they keep their analog size when adc.bits changes.
  *
  * Device models (noise.device).  generic: programming noise N(0, programming^2) (a
  * fraction of gmax), drift G(t) = G0 ((t + t0) / t0)^-nu with nu = |N(drift,
@@ -122,7 +124,7 @@ typedef enum xb_device_model {
 /* Magnitudes of every noise source (the [noise] keys).  0 turns a source off. */
 typedef struct xb_noise_params {
 	int enable;                 /* noise.enable: false turns every source off */
-	double read_lsb;            /* std of the read noise per conversion, ADC LSB */
+	double read_lsb;            /* std of the read noise per conversion, LSB */
 	double event_lsb;           /* std of the charge noise per event, LSB */
 	double fpn_gain;            /* relative std of the per-column ADC gain a_c around 1 */
 	double fpn_offset_lsb;      /* std of the per-column ADC offset o_c, LSB */

@@ -144,6 +144,63 @@ START_TEST(test_normal_moments)
 }
 END_TEST
 
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+START_TEST(test_normal_distribution)
+{
+	/* 2^20 deviates of the read stream (as the tile draws them: a = conversion, b =
+	 * column, 256 columns per sample) against N(0, 1).
+	 * Kolmogorov-Smirnov: D = max |F_n - Phi|; P(sqrt(n) D > 1.95) = 0.001 for a true
+	 * N(0, 1) (Kolmogorov distribution), so D < 1.95 / 1024 = 0.0019.  The deviates'
+	 * own resolution (uniforms on a 2^-23 grid, polynomials with 1e-6 error) shifts
+	 * F by < 1e-6: far below that bound.
+	 * Chi-square over 10 bins with edges -4 -3 -2 -1 0 1 2 3 4 (the tails beyond 4
+	 * hold 6.3e-5 of the mass: 66 expected per side), expected counts n (Phi(b) -
+	 * Phi(a)): 9 degrees of freedom, P(chi2 > 27.88) = 0.001. */
+	enum { N = 1 << 20, COLS = 256 };
+	static const double edges[9] = { -4, -3, -2, -1, 0, 1, 2, 3, 4 };
+	float *z = malloc(N * sizeof *z);
+	double d = 0, chi2 = 0;
+	size_t count[10] = { 0 };
+	xb_stream s;
+
+	ck_assert_ptr_nonnull(z);
+	xb_stream_init(&s, 4711, 3, 1);
+	for (size_t k = 0; k < N / COLS; k++)
+		xb_stream_normals(&s, XB_DRAW_READ, 1000 + k, (uint32_t)(k % 3), 0, z + k * COLS, COLS);
+	for (size_t i = 0; i < N; i++) {
+		int bin = 0;
+
+		while (bin < 9 && z[i] >= edges[bin])
+			bin++;
+		count[bin]++;
+	}
+	for (int b = 0; b < 10; b++) {
+		double lo = b ? 0.5 * erfc(-edges[b - 1] / M_SQRT2) : 0;
+		double hi = b < 9 ? 0.5 * erfc(-edges[b] / M_SQRT2) : 1;
+		double e = N * (hi - lo);
+
+		chi2 += ((double)count[b] - e) * ((double)count[b] - e) / e;
+	}
+	ck_assert_msg(chi2 < 27.88, "chi-square %g over 10 bins (9 dof)", chi2);
+	qsort(z, N, sizeof *z, cmp_float);
+	for (size_t i = 0; i < N; i++) {
+		double f = 0.5 * erfc(-(double)z[i] / M_SQRT2);
+		double dl = f - (double)i / N, dh = (double)(i + 1) / N - f;
+
+		d = dl > d ? dl : d;
+		d = dh > d ? dh : d;
+	}
+	ck_assert_msg(d < 1.95 / 1024, "Kolmogorov-Smirnov D = %g (bound 0.0019)", d);
+	free(z);
+}
+END_TEST
+
 START_TEST(test_stream_independence)
 {
 	/* Different seeds, chips, tiles, purposes, samples and a give different values;
@@ -533,6 +590,7 @@ static Suite *noise_suite(void)
 	tcase_add_test(core, test_vector_equals_scalar);
 	tcase_add_test(core, test_box_muller_accuracy);
 	tcase_add_test(core, test_normal_moments);
+	tcase_add_test(core, test_normal_distribution);
 	tcase_add_test(core, test_stream_independence);
 	tcase_add_test(core, test_registry);
 	tcase_add_test(core, test_keys);

@@ -48,9 +48,8 @@ static xb_tile_params hand_params(int rows, int cols)
 	p.integrator.tau_us = 0;
 	p.integrator.lo_lsb = -10;
 	p.integrator.hi_lsb = 10;
-	p.adc.bits = 16;
-	p.adc.min = -32768;
-	p.adc.max = 32767;
+	xb_adc_set_bits(&p.adc, 16);   /* -32768 .. 32767 */
+	p.adc.full_scale_bits = 16;    /* codes are reference LSB */
 	p.adc.gain = 1.0;
 	p.noise.enable = 0;
 	return p;
@@ -118,6 +117,7 @@ static int same_params(const xb_tile_params *a, const xb_tile_params *b)
 	       ad->min == bd->min && ad->max == bd->max && ad->gain == bd->gain &&
 	       ad->offset_lsb == bd->offset_lsb && ad->type == bd->type &&
 	       ad->columns_per_adc == bd->columns_per_adc && ad->convert == bd->convert &&
+	       ad->full_scale_bits == bd->full_scale_bits &&
 	       a->energy.event_pj == b->energy.event_pj && a->energy.cell_pj == b->energy.cell_pj &&
 	       a->energy.conversion_pj == b->energy.conversion_pj && an->enable == bn->enable &&
 	       an->read_lsb == bn->read_lsb && an->event_lsb == bn->event_lsb &&
@@ -144,7 +144,7 @@ START_TEST(test_keys)
 		"noise.fpn_synapse", "noise.fpn_saturation_lsb", "noise.programming", "noise.drift",
 		"noise.stuck_min", "noise.stuck_max", "noise.enable", "chip.seed", "clock.event_mhz",
 		"array.gmax_us", "array.mapping", "noise.drift_time_s", "noise.device",
-		"integrator.baseline_delay_us", "integrator.knee_lsb",
+		"integrator.baseline_delay_us", "integrator.knee_lsb", "adc.full_scale_bits",
 	};
 	const xb_key *k;
 
@@ -202,6 +202,14 @@ START_TEST(test_defaults_and_presets)
 			ck_assert(p.noise.device == XB_DEVICE_PCM && p.array.mapping == XB_MAPPING_DIFFERENTIAL);
 		if (!strcmp(presets[i], "rram"))
 			ck_assert(p.input.encoding == XB_ENC_BITSERIAL && p.adc.convert == XB_CONVERT_BITPLANE);
+		/* No preset pins the ADC range: it follows adc.bits (rram: 6 bits, -32 .. 31,
+		 * and its own 6-bit reference). */
+		ck_assert_msg(!xb_config_is_set(cfg, "adc.min") && !xb_config_is_set(cfg, "adc.max"),
+			      "%s pins adc.min/max", presets[i]);
+		ck_assert_int_eq(p.adc.min, -(1 << (p.adc.bits - 1)));
+		ck_assert_int_eq(p.adc.max, (1 << (p.adc.bits - 1)) - 1);
+		if (!strcmp(presets[i], "rram"))
+			ck_assert(p.adc.bits == 6 && p.adc.min == -32 && p.adc.full_scale_bits == 6);
 		xb_config_free(cfg);
 	}
 }
@@ -223,9 +231,8 @@ START_TEST(test_assoc_no_saturation)
 	p.integrator.tau_us = 0;
 	p.integrator.lo_lsb = -1e6;
 	p.integrator.hi_lsb = 1e6;
-	p.adc.bits = 16;
-	p.adc.min = -32768;
-	p.adc.max = 32767;
+	xb_adc_set_bits(&p.adc, 16);
+	p.adc.full_scale_bits = 16;
 	p.noise.enable = 0;
 	fill_weights(w, sizeof w, 63);
 	fill_inputs(x, sizeof x, 31, 0.85);
@@ -1159,6 +1166,17 @@ START_TEST(test_param_errors)
 	q = p;
 	q.adc.columns_per_adc = 300;
 	ck_assert_int_eq(xb_tile_params_check(&q, &err), XB_ECONFIG);
+	q = p;
+	q.adc.full_scale_bits = 0;
+	ck_assert_int_eq(xb_tile_params_check(&q, &err), XB_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "adc.full_scale_bits"));
+	q.adc.full_scale_bits = 17;
+	ck_assert_int_eq(xb_tile_params_check(&q, &err), XB_ECONFIG);
+	q = p;
+	xb_adc_set_bits(&q.adc, 17);   /* out of range: only bits is set */
+	ck_assert_int_eq(q.adc.min, p.adc.min);
+	ck_assert_int_eq(xb_tile_params_check(&q, &err), XB_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "adc.bits"));
 	/* From a configuration: the combination check names the keys. */
 	xb_devices_register_keys();
 	cfg = xb_config_new();
@@ -1269,6 +1287,188 @@ START_TEST(test_events_schedule)
 }
 END_TEST
 
+START_TEST(test_column_tau)
+{
+	/* Per-column leak from overrides (the reference loop): eight rows, inputs 1, weight
+	 * 100 on row 3 in both columns, descending: row 3's event is 3 intervals of 40 ns
+	 * before the last one.  Column 0 with tau 1 us: 100 exp(-0.12) = 88.69 -> code 88;
+	 * column 1 with tau 0 (no leak): code 100.  Column 1 alone with tau 1 us as well
+	 * would give 88: both columns equal then. */
+	xb_tile_params p = hand_params(8, 2);
+	uint8_t x[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	int8_t w[16] = { 0 };
+	double tau[2] = { 1.0, 0.0 };
+	xb_tile_columns ov = { NULL, NULL, NULL, NULL, tau, NULL };
+	int32_t y[2];
+	rig r;
+
+	p.array.weight_bits = 7;
+	p.integrator.lo_lsb = -1000;
+	p.integrator.hi_lsb = 1000;
+	p.integrator.read_delay_ns = 0;
+	w[3 * 2] = w[3 * 2 + 1] = 100;
+	r = make_rig(&p, 0, w);
+	ck_assert_int_eq(xb_tile_set_columns(r.t, &ov), XB_OK);
+	run(&r, XB_MODEL_ORDERED, 1, x, y, 0);
+	ck_assert_int_eq(y[0], 88);
+	ck_assert_int_eq(y[1], 100);
+	tau[1] = 1.0;
+	ck_assert_int_eq(xb_tile_set_columns(r.t, &ov), XB_OK);
+	run(&r, XB_MODEL_ORDERED, 1, x, y, 0);
+	ck_assert_int_eq(y[0], 88);
+	ck_assert_int_eq(y[1], 88);
+	tau[0] = -1;
+	ck_assert_int_eq(xb_tile_set_columns(r.t, &ov), XB_ERANGE);
+	free_rig(&r);
+}
+END_TEST
+
+/* ---- ADC resolution over a fixed full scale ------------------------------------------------ */
+
+START_TEST(test_adc_bits_codes)
+{
+	/* Hand-derived codes.  4 differential rows, 3 columns, gain 2 reference LSB per unit
+	 * of x w, no leak, limits +-1000 (never reached), reference 8 bits.  Inputs 3 2 1 0:
+	 *   column 0, weights 15 9 -4 7:   2 (45 + 18 - 4)      =  118 reference LSB
+	 *   column 1, weights -15 -9 2 0:  2 (-45 - 18 + 2)     = -122
+	 *   column 2, weights 15 15 15 15: 2 (45 + 30 + 15)     =  180
+	 * Code = clamp(floor(v 2^(bits - 8)), -2^(bits-1), 2^(bits-1) - 1):
+	 *   8 bits: 118, -122, 180 -> 127 (one clip);
+	 *   6 bits: floor(29.5) = 29, floor(-30.5) = -31, floor(45) = 45 -> 31 (one clip);
+	 *   4 bits: floor(7.375) = 7, floor(-7.625) = -8, floor(11.25) = 11 -> 7 (one clip).
+	 * The ideal model gives the unquantised value in the same codes: 118 / 16 = 7.375
+	 * etc. at 4 bits. */
+	static const int bits[3] = { 8, 6, 4 };
+	static const int32_t want[3][3] = { { 118, -122, 127 }, { 29, -31, 31 }, { 7, -8, 7 } };
+	static const float want_ideal4[3] = { 7.375f, -7.625f, 11.25f };
+	int8_t w[4 * 3] = { 15, -15, 15, 9, -9, 15, -4, 2, 15, 7, 0, 15 };
+	uint8_t x[4] = { 3, 2, 1, 0 };
+
+	for (int k = 0; k < 3; k++)
+		for (int m = 0; m < 2; m++) {
+			xb_tile_params p = hand_params(4, 3);
+			xb_tile_counters cnt = { 0 };
+			xb_tile_batch b;
+			int32_t y[3];
+			float yf[3];
+			rig r;
+
+			p.adc.full_scale_bits = 8;
+			p.adc.gain = 2.0;
+			p.integrator.lo_lsb = -1000;
+			p.integrator.hi_lsb = 1000;
+			xb_adc_set_bits(&p.adc, bits[k]);
+			ck_assert(xb_adc_code_scale(&p.adc) == ldexp(1.0, bits[k] - 8));
+			r = make_rig(&p, 0, w);
+			xb_tile_batch_init(&b, r.t, 1, x, y);
+			b.model = m ? XB_MODEL_UNORDERED : XB_MODEL_ORDERED;
+			b.counters = &cnt;
+			ck_assert_int_eq(xb_tile_mvm(r.t, &b, r.w), XB_OK);
+			for (int c = 0; c < 3; c++)
+				ck_assert_msg(y[c] == want[k][c], "%d bits, model %d, column %d: %d, want %d",
+					      bits[k], m, c, y[c], want[k][c]);
+			ck_assert_uint_eq(cnt.sat_adc, 1);
+			if (bits[k] == 4) {
+				b.model = XB_MODEL_IDEAL;
+				b.y = NULL;
+				b.y_ideal = yf;
+				ck_assert_int_eq(xb_tile_mvm(r.t, &b, r.w), XB_OK);
+				for (int c = 0; c < 3; c++)
+					ck_assert(yf[c] == want_ideal4[c]);
+			}
+			free_rig(&r);
+		}
+}
+END_TEST
+
+/* Floor division (rounds towards minus infinity). */
+static int32_t floor_div(int32_t a, int32_t m)
+{
+	return a >= 0 ? a / m : -((-a + m - 1) / m);
+}
+
+START_TEST(test_adc_bits_quantization_only)
+{
+	/* The hx tile with its read noise (2 reference LSB) and fixed pattern: with fewer
+	 * bits only the quantization changes.  The code of a B-bit ADC is
+	 * clamp(floor(2^(B-8) s)) of the same analog value s (same seeds, same draws), and
+	 * floor(s / m) = floor(floor(s) / m) for an integer m, and clamping commutes with it
+	 * at the range ends (floor(-128 / m) = -2^(B-1), floor(127 / m) = 2^(B-1) - 1), so
+	 * y_B = floor(y_8 / 2^(8 - B)) exactly for every output. */
+	enum { B = 70 };
+	xb_tile_params p = xb_tile_default_params();
+	int8_t *w = malloc(128 * 256);
+	uint8_t *x = malloc(B * 128);
+	int32_t *y8 = malloc(B * 256 * sizeof *y8), *yb = malloc(B * 256 * sizeof *yb);
+
+	ck_assert(w && x && y8 && yb);
+	lcg_state = 4711;
+	p.noise.fpn_gain = 0.05;
+	p.noise.fpn_offset_lsb = 1.5;
+	fill_weights(w, 128 * 256, 63);
+	fill_inputs(x, B * 128, 31, 0.85);
+	for (int model = XB_MODEL_ORDERED; model <= XB_MODEL_UNORDERED; model++) {
+		rig r = make_rig(&p, 1, w);
+
+		run(&r, (xb_model)model, B, x, y8, 99);
+		free_rig(&r);
+		for (int bits = 1; bits < 8; bits++) {
+			xb_tile_params q = p;
+			size_t bad = 0;
+
+			xb_adc_set_bits(&q.adc, bits);
+			r = make_rig(&q, 1, w);
+			run(&r, (xb_model)model, B, x, yb, 99);
+			for (size_t i = 0; i < (size_t)B * 256; i++)
+				bad += yb[i] != floor_div(y8[i], 1 << (8 - bits));
+			ck_assert_msg(bad == 0, "model %d, %d bits: %zu codes differ", model, bits, bad);
+			free_rig(&r);
+		}
+	}
+	free(w);
+	free(x);
+	free(y8);
+	free(yb);
+}
+END_TEST
+
+START_TEST(test_adc_bits_sweep)
+{
+	/* What a sweep over adc.bits does: the hx preset plus one key.  Every resolution
+	 * builds a valid tile whose range is the signed range of its bits; a range set
+	 * explicitly (-s) stays pinned and is checked against the bits. */
+	xb_devices_register_keys();
+	for (int bits = 1; bits <= 16; bits++) {
+		xb_config *cfg = xb_config_new();
+		xb_tile_params p;
+		xb_tile *t;
+		xb_err err;
+		char v[8];
+
+		ck_assert_ptr_nonnull(cfg);
+		ck_assert_int_eq(xb_config_load_preset(cfg, "hx"), XB_OK);
+		snprintf(v, sizeof v, "%d", bits);
+		ck_assert_int_eq(xb_config_set(cfg, "adc.bits", v, "sweep point"), XB_OK);
+		ck_assert_msg(xb_tile_params_from_config(cfg, &p, &err) == XB_OK, "%d bits: %s", bits,
+			      err.msg);
+		ck_assert_int_eq(p.adc.min, -(1 << (bits - 1)));
+		ck_assert_int_eq(p.adc.max, (1 << (bits - 1)) - 1);
+		ck_assert_int_eq(p.adc.full_scale_bits, 8);
+		t = xb_tile_new(&p, 0, 0, &err);
+		ck_assert_msg(t != NULL, "%d bits: %s", bits, err.msg);
+		xb_tile_free(t);
+		/* Pinned by the user: -128 .. 127 needs 8 bits. */
+		ck_assert_int_eq(xb_config_set_arg(cfg, "adc.min=-128"), XB_OK);
+		ck_assert_int_eq(xb_config_set_arg(cfg, "adc.max=127"), XB_OK);
+		ck_assert_int_eq(xb_tile_params_from_config(cfg, &p, &err),
+				 bits >= 8 ? XB_OK : XB_ECONFIG);
+		if (bits < 8)
+			ck_assert_ptr_nonnull(strstr(err.msg, "adc.min = -128"));
+		xb_config_free(cfg);
+	}
+}
+END_TEST
+
 static Suite *tile_suite(void)
 {
 	Suite *s = suite_create("tile");
@@ -1291,6 +1491,10 @@ static Suite *tile_suite(void)
 	tcase_add_test(core, test_threads);
 	tcase_add_test(core, test_random_order_differs);
 	tcase_add_test(core, test_column_overrides);
+	tcase_add_test(core, test_column_tau);
+	tcase_add_test(core, test_adc_bits_codes);
+	tcase_add_test(core, test_adc_bits_quantization_only);
+	tcase_add_test(core, test_adc_bits_sweep);
 	tcase_add_test(core, test_devices);
 	tcase_add_test(core, test_counters_energy);
 	tcase_add_test(core, test_events_schedule);
