@@ -489,13 +489,35 @@ xb_status xb_calibration_apply(const xb_calibration *cal, xb_tile *tile, size_t 
 		return xb_raise(err, XB_EINVAL, "calibration: the calibration has %zu columns; a "
 				"tile has %zu and %zu tiles have %zu: expected one of these counts",
 				cal->cols, cols, ntiles, ntiles * cols);
-	ov.gain_lsb = cal->value[XB_CAL_GAIN] + base;
-	ov.offset_lsb = cal->value[XB_CAL_OFFSET] + base;
-	ov.sat_lo_lsb = cal->value[XB_CAL_SAT_LO] + base;
-	ov.sat_hi_lsb = cal->value[XB_CAL_SAT_HI] + base;
-	ov.tau_us = cal->value[XB_CAL_TAU] + base;
-	ov.read_noise_lsb = cal->value[XB_CAL_READ_NOISE] + base;
-	st = xb_tile_set_columns(tile, &ov);
+	/* The file holds codes of the measured ADC; the tile takes reference LSB
+	 * (adc.full_scale_bits).  The calibration is taken to come from an ADC of the
+	 * tile's own adc.bits, the case of simulating the chip that was measured. */
+	{
+		double scale = xb_adc_code_scale(&xb_tile_params_of(tile)->adc);
+		double *v[6] = { NULL };
+		const int which[6] = { XB_CAL_GAIN, XB_CAL_OFFSET, XB_CAL_SAT_LO, XB_CAL_SAT_HI,
+				       XB_CAL_TAU, XB_CAL_READ_NOISE };
+
+		for (int p = 0; p < 6; p++) {
+			if (!(v[p] = malloc(cols * sizeof *v[p]))) {
+				for (int q = 0; q < p; q++)
+					free(v[q]);
+				return xb_raise(err, XB_ENOMEM, "calibration: out of memory");
+			}
+			for (size_t c = 0; c < cols; c++)
+				v[p][c] = cal->value[which[p]][base + c] /
+					  (which[p] == XB_CAL_TAU ? 1.0 : scale);
+		}
+		ov.gain_lsb = v[0];
+		ov.offset_lsb = v[1];
+		ov.sat_lo_lsb = v[2];
+		ov.sat_hi_lsb = v[3];
+		ov.tau_us = v[4];
+		ov.read_noise_lsb = v[5];
+		st = xb_tile_set_columns(tile, &ov);
+		for (int p = 0; p < 6; p++)
+			free(v[p]);
+	}
 	if (st != XB_OK)
 		return xb_raise(err, st, "calibration: tile %zu: %s", tile_index, xb_tile_errmsg(tile));
 	return XB_OK;

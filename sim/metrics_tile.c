@@ -19,8 +19,10 @@ enum { M_RMSE, M_BIAS, M_SAT, M_EVENTS, M_ENERGY, M_LATENCY, M_COUNT };
 
 static const xb_sweep_metric tile_metrics[M_COUNT] = {
 	{ "mvm_rmse_lsb", "LSB", 1,
-	  "RMS of device minus ideal outputs over a batch of random MVMs" },
-	{ "mvm_bias_lsb", "LSB", 1, "mean of device minus ideal outputs over the batch" },
+	  "RMS of device minus ideal outputs over a batch of random MVMs, in LSB of an "
+	  "adc.full_scale_bits ADC" },
+	{ "mvm_bias_lsb", "LSB", 1, "mean of device minus ideal outputs over the batch, in LSB of "
+	  "an adc.full_scale_bits ADC" },
 	{ "mvm_saturation_rate", "1", 1, "fraction of ADC conversions clipped to adc.min/max" },
 	{ "mvm_events_per_mvm", "1", 1, "accumulation events per MVM" },
 	{ "mvm_energy_pj", "pJ", 1, "energy per MVM of events, driven cells and conversions" },
@@ -128,8 +130,10 @@ static xb_status tile_eval(void *state, const xb_config *cfg, const xb_sweep_job
 			sd += d;
 		}
 	}
-	out[job->offset[M_RMSE]] = sqrt(se / (double)(B * C));
-	out[job->offset[M_BIAS]] = sd / (double)(B * C);
+	/* In reference LSB (adc.full_scale_bits), so that points with different adc.bits
+	 * compare: a code of a B-bit ADC is 2^(F-B) reference LSB. */
+	out[job->offset[M_RMSE]] = sqrt(se / (double)(B * C)) / xb_adc_code_scale(&p.adc);
+	out[job->offset[M_BIAS]] = sd / (double)(B * C) / xb_adc_code_scale(&p.adc);
 	out[job->offset[M_SAT]] = cnt.conversions ? (double)cnt.sat_adc / (double)cnt.conversions : 0;
 	out[job->offset[M_EVENTS]] = cnt.mvms ? (double)cnt.events / (double)cnt.mvms : 0;
 	out[job->offset[M_ENERGY]] = cnt.mvms ? xb_tile_energy_pj(t, &cnt) / (double)cnt.mvms : 0;

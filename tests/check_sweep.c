@@ -695,12 +695,14 @@ START_TEST(test_tile_provider)
 	xb_sweep *sw = load_text("[sweep]\nmetrics = mvm_rmse_lsb mvm_bias_lsb mvm_saturation_rate "
 				 "mvm_events_per_mvm mvm_energy_pj mvm_latency_ns\n"
 				 "adc.bits = 4 8\nnoise.read_lsb = 0 2\n"
-				 "[tile]\nrows = 32\ncols = 16\n[run]\nsamples = 64\n");
+				 "[tile]\nrows = 32\ncols = 16\n[run]\nsamples = 64\n"
+				 "[adc]\nmin = -128\n");
 	double m00[6], m01[6], m11[6], again[6], sd[6];
 	char msg[XB_ERRMSG_MAX];
 	int status;
 
-	/* adc.bits = 4 cannot hold the codes -128..127: the point fails, naming the key. */
+	/* adc.bits = 4 cannot hold the codes from the pinned adc.min = -128: the point
+	 * fails, naming the key. */
 	ck_assert_int_eq(xb_sweep_eval_point(sw, 0, &status, m00, sd, msg), XB_OK);
 	ck_assert_int_eq(status, XB_SWEEP_FAILED);
 	ck_assert_ptr_nonnull(strstr(msg, "adc.bits"));

@@ -27,7 +27,8 @@ trap 'rm -rf "$T"' EXIT
 dump() { h5dump -m '%.17g' -g /points "$1" | tail -n +2; }
 
 # 1. One process (no mpirun) against two ranks, byte for byte.  The grid mixes
-#    costs (rows), repeats and failing points (adc.bits = 4 cannot hold -128..127).
+#    costs (rows), repeats and failing points (adc.bits = 4 cannot hold the pinned
+#    adc.min = -128).
 cat > "$T/a.ini" <<'EOF'
 [sweep]
 repeats = 2
@@ -38,6 +39,8 @@ adc.bits = 4 8
 noise.read_lsb = 0:3:1.5
 [run]
 samples = 96
+[adc]
+min = -128
 EOF
 "$X" sweep "$T/a.ini" -o "$T/serial.h5" --progress=none || fail "serial sweep"
 $MPIRUN -np 2 "$X" sweep "$T/a.ini" -o "$T/mpi.h5" --progress=none || fail "mpirun -np 2 sweep"

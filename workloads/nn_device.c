@@ -266,7 +266,7 @@ static xb_status capture_one(xb_device_nn *d, dev_layer *l, const xb_nn_mvm *op,
 		int64_t acc = 0;
 		for (size_t k = 0; k < K; k++)
 			acc += (int64_t)op->wq[r * K + k] * x[k];
-		c->y_ideal[r] = (float)(d->p.adc.gain * (double)acc);
+		c->y_ideal[r] = (float)(d->p.adc.gain * xb_adc_code_scale(&d->p.adc) * (double)acc);
 	}
 	if (d->cap_events) {
 		xb_tile *t = xb_matrix_tile(l->m, 0, 0);
@@ -406,7 +406,7 @@ xb_nn_backend xb_device_nn_backend(xb_device_nn *d)
 	xb_tile_output_range(&d->p, &lo, &hi);
 	b.type = &xb_device_nn_type;
 	b.state = d;
-	b.gain = d->p.adc.gain;
+	b.gain = d->p.adc.gain * xb_adc_code_scale(&d->p.adc);   /* codes per unit x*w */
 	if (d->p.integrator.model == XB_MODEL_IDEAL) {
 		b.lsb_min = -INFINITY;
 		b.lsb_max = INFINITY;
