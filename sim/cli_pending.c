@@ -19,4 +19,3 @@ static int pending(const char *cmd, int argc, char **argv)
 }
 
 int xb_cli_train(int argc, char **argv) { return pending("train", argc, argv); }
-int xb_cli_walk(int argc, char **argv) { return pending("walk", argc, argv); }

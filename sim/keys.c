@@ -6,6 +6,7 @@
 #include "xb_devices.h"
 #include "xb_noise.h"
 #include "xb_timed.h"
+#include "xb_walk.h"
 
 static const xb_key run_keys[] = {
 	{ "run.preset", XB_KEY_STRING, "", 0, 0, NULL, "hx",
@@ -33,5 +34,6 @@ void xb_register_all_keys(void)
 	xb_noise_register_keys();
 	xb_devices_register_keys();
 	xb_timed_register_keys();
+	xb_walk_register_keys();
 	xb_config_register(run_keys, sizeof run_keys / sizeof *run_keys);
 }

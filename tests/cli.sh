@@ -58,5 +58,29 @@ echo "not an HDF5 file" > "$tmp/text.h5"
 expect 1 "$tmp/text.h5" $xb info "$tmp/text.h5"
 expect 2 "expected a file name" $xb info
 
+# Commands' own argument errors (before any work).
+expect 2 "unexpected argument" $xb run extra
+expect 2 "expected a number of inferences" $xb run --timed x
+expect 1 "workload.model" $xb run -s workload.model="$tmp/none.h5"
+expect 2 "device" $xb walk --noise device
+expect 2 "extra" $xb walk extra
+expect 1 "walk.levels" $xb walk -s walk.levels=1
+expect 1 "$tmp/nonexistent" $xb walk -o "$tmp/nonexistent/w.h5"
+expect 0 "Usage: xbarsim sweep" $xb sweep --help
+expect 0 "Usage: xbarsim report" $xb report --help
+expect 0 "Usage: xbarsim measure" $xb measure --help
+expect 0 "Usage: xbarsim calibrate" $xb calibrate --help
+printf '[sweep]\nmetrics = mvm_rmse_lsb\nadc.bitz = 4 6\n' > "$tmp/sw.ini"
+expect 1 "adc.bitz" $xb sweep "$tmp/sw.ini" --dry-run
+expect 1 "$tmp/none.h5" $xb calibrate "$tmp/none.h5" -o "$tmp/c.h5"
+expect 1 "$tmp/text.h5" $xb report "$tmp/text.h5" -o "$tmp/rep"
+
+# A small measurement and its calibration end to end: both files are valid HDF5 of
+# their schema (the fits' accuracy is checked in check_calibration).
+expect 0 "" $xb measure -p hx -s tile.cols=8 -o "$tmp/m.h5"
+expect 0 "xbarsim-measurement" $xb info "$tmp/m.h5"
+expect 0 "" $xb calibrate "$tmp/m.h5" -o "$tmp/c.h5"
+expect 0 "xbarsim-calibration" $xb info "$tmp/c.h5"
+
 echo "cli.sh: $((n - fail)) passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,239 @@
+/* cli_walk.c - `xbarsim walk`: layer-wise noise robustness (midpoint noise levels) of a model.
+ * Option handling, loading and printing only; the work is xb_walk_run() (workloads/walk_run.c).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <config.h>
+
+#include "xb_cli.h"
+#include "xb_data.h"
+#include "xb_run.h"
+#include "xb_traces.h"
+#include "xb_walk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char walk_help[] =
+"Usage: xbarsim walk [-c FILE.ini] [-o walk.h5] [--noise additive|multiplicative|combined]\n"
+"                    [-s KEY=VALUE]... [--progress S]\n"
+"Walking noise: injects Gaussian noise after one operation of the model\n"
+"(workload.model) at a time, sweeps its level over log-spaced levels and prints, for\n"
+"each site, the midpoint level at which the accuracy on the data set (workload.data)\n"
+"falls halfway between its clean value and chance, with a bootstrap interval over\n"
+"noise seeds.  With no -c: the shipped keyword-spotting model and test set.\n"
+"workload.data = fashion-mnist reads Debian's Fashion-MNIST test images.\n"
+"  -c FILE.ini     configuration ([walk] keys: walk.levels, walk.level_min,\n"
+"                  walk.level_max, walk.repeats, walk.samples, walk.normalise,\n"
+"                  walk.ratio, walk.mode walking|global, walk.seed, walk.bootstrap)\n"
+"  -o FILE.h5      write the walk file (schema xbarsim-walk, doc/walk.md)\n"
+"  --noise TYPE    additive (y + s n), multiplicative (y (1 + s n)) or combined;\n"
+"                  overrides walk.noise\n"
+"  -s, --progress  as for every command (xbarsim --help)\n"
+"Documentation: doc/walk.md.\n";
+
+static char *command_line(int argc, char **argv)
+{
+	size_t len = 16;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	strcpy(s, "xbarsim");
+	for (int i = 0; i < argc; i++) {
+		strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static void print_level(double v)
+{
+	if (isnan(v))
+		printf(" %10s", "<min");
+	else if (isinf(v))
+		printf(" %10s", ">max");
+	else
+		printf(" %10.4g", v);
+}
+
+int xb_cli_walk(int argc, char **argv)
+{
+	xb_cli_opts o;
+	xb_config *cfg = NULL;
+	xb_nn_net *net = NULL;
+	xb_dataset *ds = NULL;
+	xb_walk_result *res = NULL;
+	float *x = NULL;
+	int32_t *lab = NULL;
+	char *ini = NULL, *cmdline = NULL, mpath[4096], dpath[4096];
+	xb_err err;
+	int rc = xb_cli_parse(&o, "walk", walk_help, argc, argv);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	xb_err_clear(&err);
+	if (o.nargs) {
+		fprintf(stderr, "xbarsim walk: unexpected argument '%s'\nTry 'xbarsim walk "
+			"--help'.\n", o.args[0]);
+		rc = 2;
+		goto out;
+	}
+	int noise = -1;
+	if (o.noise && (noise = xb_walk_noise_parse(o.noise)) < 0) {
+		fprintf(stderr, "xbarsim walk: --noise %s: expected additive, multiplicative or "
+			"combined%s\nTry 'xbarsim walk --help'.\n", o.noise,
+			strcmp(o.noise, "device") == 0 ? " (device noise sources are not walked yet)" :
+			"");
+		rc = 2;
+		goto out;
+	}
+	if (o.output) {   /* fail before a long run, not after it */
+		char dir[4096];
+		const char *slash = strrchr(o.output, '/');
+		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o.output) + 1 : 1,
+			 slash ? o.output : ".");
+		if (access(dir, W_OK) != 0) {
+			fprintf(stderr, "xbarsim walk: -o %s: directory %s does not exist or is not "
+				"writable\n", o.output, dir);
+			rc = 1;
+			goto out;
+		}
+	}
+	xb_walk_register_keys();   /* idempotent */
+	if (!(cfg = xb_cli_config(&o, "walk"))) {
+		rc = 1;
+		goto out;
+	}
+	xb_walk_params p;
+	if (xb_walk_params_from_config(cfg, &p, &err) != XB_OK) {
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	if (noise >= 0)
+		p.noise = (xb_walk_noise)noise;
+#ifdef _OPENMP
+	if (xb_config_key("run.threads") && xb_config_int(cfg, "run.threads") > 0)
+		omp_set_num_threads((int)xb_config_int(cfg, "run.threads"));
+#endif
+	/* model and data */
+	if (xb_run_model_path(xb_config_str(cfg, "workload.model"), mpath, sizeof mpath,
+			      &err) != XB_OK) {
+		xb_err_context(&err, "workload.model");
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	if (!(net = xb_nn_net_load(mpath, &err))) {
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	if (strcmp(xb_config_str(cfg, "workload.data"), "fashion-mnist") == 0) {
+		/* Debian's dataset-fashion-mnist, the 10,000 test images */
+		snprintf(dpath, sizeof dpath, "fashion-mnist");
+		if (!(ds = xb_data_load_fashion_mnist(NULL, XB_SPLIT_TEST, &err))) {
+			rc = xb_cli_fail("walk", err.msg);
+			goto out;
+		}
+	} else if (xb_data_path(xb_config_str(cfg, "workload.data"), dpath, sizeof dpath, &err) !=
+	    XB_OK) {
+		xb_err_context(&err, "workload.data");
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	if (!ds && !(ds = xb_dataset_load(dpath, XB_SPLIT_TEST, &err))) {
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	if (xb_dataset_count(ds) == 0) {   /* no test split: every sample */
+		xb_dataset_free(ds);
+		if (!(ds = xb_dataset_load(dpath, XB_SPLIT_ALL, &err))) {
+			rc = xb_cli_fail("walk", err.msg);
+			goto out;
+		}
+	}
+	int h, w, c;
+	xb_dataset_shape(ds, &h, &w, &c);
+	xb_nn_shape in = xb_nn_net_in_shape(net);
+	size_t nout = xb_nn_shape_size(xb_nn_net_out_shape(net));
+	if (in.h != h || in.w != w || in.c != c || (size_t)xb_dataset_nclasses(ds) > nout) {
+		xb_raise(&err, XB_EFORMAT, "data set %s: samples %dx%dx%d in %d classes, but "
+			 "model %s takes %dx%dx%d with %zu outputs", dpath, h, w, c,
+			 xb_dataset_nclasses(ds), mpath, in.h, in.w, in.c, nout);
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	size_t n = xb_dataset_count(ds);
+	x = malloc(n * xb_dataset_sample_size(ds) * sizeof *x);
+	lab = malloc(n * sizeof *lab);
+	if (!x || !lab) {
+		rc = xb_cli_fail("walk", "out of memory for the data set");
+		goto out;
+	}
+	if (xb_dataset_read(ds, 0, n, x, lab) != XB_OK) {
+		rc = xb_cli_fail("walk", xb_dataset_errmsg(ds));
+		goto out;
+	}
+	xb_nn_data data = { n, x, lab };
+
+	xb_progress bar;
+	xb_progress_init(&bar, stderr, o.progress, "walk", "batches");
+	p.progress = xb_progress_update;
+	p.progress_ud = &bar;
+	double t0 = xb_wall_s();
+	xb_status st = xb_walk_run(net, &data, &p, &res, &err);
+	if (bar.active)
+		xb_progress_done(&bar);
+	if (st != XB_OK) {
+		rc = xb_cli_fail("walk", err.msg);
+		goto out;
+	}
+	double secs = xb_wall_s() - t0;
+
+	printf("model:     %s\n", mpath);
+	printf("data:      %s (%zu of %zu samples)\n", dpath, res->samples, n);
+	printf("noise:     %s%s, %s, levels %g .. %g (%d), %d repeats\n",
+	       xb_walk_noise_name(p.noise), p.noise == XB_WALK_COMBINED ? " (ratio r)" : "",
+	       p.mode == XB_WALK_GLOBAL ? "global" : "walking", p.level_min, p.level_max,
+	       p.nlevels, p.repeats);
+	printf("accuracy:  clean %.4f, chance %.4f, target %.4f\n", res->clean_accuracy,
+	       res->chance_accuracy, res->target);
+	printf("interval:  %.0f %% percentile bootstrap over repeats (%d resamples)\n",
+	       100 * p.confidence, p.bootstrap);
+	printf("levels are %s\n\n", p.normalise ? "relative to each site's clean std (scale)" :
+	       "absolute");
+	printf("%-16s %10s %10s %10s %10s\n", "site", "scale", "midpoint", "lo", "hi");
+	for (size_t s = 0; s < res->nsites; s++) {
+		printf("%-16s %10.4g", res->name[s], res->scale[s]);
+		print_level(res->midpoint[s]);
+		print_level(res->midpoint_lo[s]);
+		print_level(res->midpoint_hi[s]);
+		printf("\n");
+	}
+	printf("\ntime:      %.1f s\n", secs);
+	if (o.output) {
+		ini = xb_config_to_ini(cfg, 0);
+		cmdline = command_line(argc, argv);
+		if (xb_walk_save(res, o.output, ini, cmdline, &err) != XB_OK) {
+			rc = xb_cli_fail("walk", err.msg);
+			goto out;
+		}
+		printf("walk file: %s\n", o.output);
+	}
+	rc = 0;
+out:
+	free(ini);
+	free(cmdline);
+	free(x);
+	free(lab);
+	xb_walk_result_free(res);
+	xb_dataset_free(ds);
+	xb_nn_net_free(net);
+	xb_config_free(cfg);
+	xb_cli_opts_free(&o);
+	return rc;
+}
