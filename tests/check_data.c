@@ -7,6 +7,7 @@
 #include "xb_data.h"
 #include "xb_traces.h"
 
+#include "xb_test.h"
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -24,37 +25,12 @@ static char tmpdir[512];
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof tmpdir, "%s/xbdata.XXXXXX", base && base[0] ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[1024];
-	struct stat st;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	xb_test_mkdtemp(tmpdir, sizeof tmpdir, "xbdata");
 }
 
 static void teardown(void)
 {
-	rm_rf(tmpdir);
+	xb_test_rm_rf(tmpdir);
 }
 
 static char *in_dir(char *buf, size_t len, const char *name)

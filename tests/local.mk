@@ -7,3 +7,4 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/cli.sh
 EXTRA_DIST += tests/cli.sh
+EXTRA_DIST += tests/xb_test.h
