@@ -7,6 +7,7 @@
 #include "xb_noise.h"
 #include "xb_timed.h"
 #include "xb_walk.h"
+#include "xb_train.h"
 
 static const xb_key run_keys[] = {
 	{ "run.preset", XB_KEY_STRING, "", 0, 0, NULL, "hx",
@@ -35,5 +36,6 @@ void xb_register_all_keys(void)
 	xb_devices_register_keys();
 	xb_timed_register_keys();
 	xb_walk_register_keys();
+	xb_train_register_keys();
 	xb_config_register(run_keys, sizeof run_keys / sizeof *run_keys);
 }

@@ -10,7 +10,7 @@ XB_CORE_LIBS += sim/libxbbase.la
 pkginclude_HEADERS += sim/xb_base.h
 
 # The command.
-xbarsim_SOURCES += sim/cli.c sim/xb_cli.h sim/cli_pending.c sim/cli_info.c sim/cli_calib.c sim/cli_sweep.c
+xbarsim_SOURCES += sim/cli.c sim/xb_cli.h sim/cli_info.c sim/cli_calib.c sim/cli_sweep.c
 
 check_PROGRAMS += tests/check_base tests/check_config
 TESTS += tests/check_base tests/check_config

@@ -1,0 +1,65 @@
+/* train_noise.c - the noise-injecting MVM backend of noise-aware training ("noisy" mode).
+ * Float-mode MVMs by sgemm, then multiplicative and additive Gaussian noise (xb_train.h).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "train_int.h"
+#include "nn_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Purpose word of the noise stream (distinct from nn_int.h's purposes). */
+#define TRAIN_RNG_NOISE 17u
+
+static int layer_chosen(const xb_train_noise *nz, int index)
+{
+	if (nz->nlayers == 0)
+		return 1;
+	for (size_t i = 0; i < nz->nlayers; i++)
+		if (nz->layers[i] == index)
+			return 1;
+	return 0;
+}
+
+static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, const float *x,
+				 float *y, xb_err *err)
+{
+	xb_train_noise *nz = state;
+	const xb_nn_backend_type *fl = &xb_nn_backend_float_type;
+	xb_status st = fl->mvm_float(NULL, op, n, x, y, err);
+	size_t total = n * op->rows;
+	float amax = 0.0f;
+
+	if (st != XB_OK || !nz->enabled || !layer_chosen(nz, op->layer->index))
+		return st;
+	for (size_t i = 0; i < total; i++)
+		if (fabsf(y[i]) > amax)
+			amax = fabsf(y[i]);
+	uint32_t call = nz->calls++;
+	double add = nz->add * amax, mul = nz->mul;
+	/* one philox block gives two Box-Muller pairs: the normals of two elements */
+	for (size_t i = 0; i < total; i += 2) {
+		uint32_t r[4];
+		nn_philox(nz->seed, (uint32_t)i, call, (uint32_t)op->layer->index, TRAIN_RNG_NOISE, r);
+		for (size_t j = 0; j < 2 && i + j < total; j++) {
+			double rad = sqrt(-2.0 * log(nn_u01(r[2 * j])));
+			double ang = 2.0 * M_PI * nn_u01(r[2 * j + 1]);
+			double n1 = rad * cos(ang), n2 = rad * sin(ang);
+			y[i + j] = (float)(y[i + j] * (1.0 + mul * n1) + add * n2);
+		}
+	}
+	return XB_OK;
+}
+
+static const xb_nn_backend_type noisy_type = {
+	"noisy", noisy_mvm_float, NULL
+};
+
+xb_nn_backend xb_train_noise_backend(xb_train_noise *nz)
+{
+	xb_nn_backend b = xb_nn_backend_float();
+	b.type = &noisy_type;
+	b.state = nz;
+	return b;
+}
