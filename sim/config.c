@@ -210,7 +210,7 @@ static const char *key_what(const xb_key *k, char *buf, size_t len)
 	return buf;
 }
 
-static char *trim(char *s)
+char *xb_str_trim(char *s)
 {
 	char *end;
 
@@ -228,7 +228,7 @@ static int parse_double(const char *s, double *out)
 
 	errno = 0;
 	*out = strtod(s, &end);
-	return end != s && *trim(end) == '\0' && errno != ERANGE && isfinite(*out);
+	return end != s && *xb_str_trim(end) == '\0' && errno != ERANGE && isfinite(*out);
 }
 
 static int enum_index(const char *choices, const char *word)
@@ -257,7 +257,7 @@ static int parse_value(const xb_key *k, const char *text, entry *e)
 
 	if (!buf)
 		return -1;
-	v = trim(buf);
+	v = xb_str_trim(buf);
 	switch (k->type) {
 	case XB_KEY_INT: {
 		char *end;
@@ -481,7 +481,7 @@ xb_status xb_config_set_arg(xb_config *cfg, const char *arg)
 		return cfg_raise(cfg, XB_ECONFIG, "-s %s: key too long", arg);
 	memcpy(key, arg, l);
 	key[l] = '\0';
-	return xb_config_set(cfg, trim(key), eq + 1, "-s");
+	return xb_config_set(cfg, xb_str_trim(key), eq + 1, "-s");
 }
 
 typedef struct load_ctx {

@@ -193,6 +193,9 @@ char *xb_config_to_ini(const xb_config *cfg, int with_comments);
  * modules).  Call once before xb_config_new(); idempotent. */
 void xb_register_all_keys(void);
 
+/* Strip leading and trailing white space of S in place; returns the first non-space. */
+char *xb_str_trim(char *s);
+
 /* ---- shipped data files ------------------------------------------------------- */
 
 /* Find a data file: NAME itself when it names an existing file, else NAME.h5 in

@@ -40,18 +40,6 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 static int parse_num(const char *s, double *out)
 {
 	char *end;
@@ -220,7 +208,7 @@ static xb_status parse_lines(const char *path, const char *text, lines *out, xb_
 		lineno++;
 		if (nl)
 			*nl = '\0';
-		s = trim(p);
+		s = xb_str_trim(p);
 		p = nl ? nl + 1 : NULL;
 		if (!*s || *s == ';' || *s == '#')
 			continue;
@@ -230,18 +218,18 @@ static xb_status parse_lines(const char *path, const char *text, lines *out, xb_
 				*c = '\0';
 				break;
 			}
-		s = trim(s);
+		s = xb_str_trim(s);
 		if (*s == '[') {
 			char *close = strchr(s, ']');
 
-			if (!close || close == s + 1 || *trim(close + 1)) {
+			if (!close || close == s + 1 || *xb_str_trim(close + 1)) {
 				st = xb_raise(err, XB_ECONFIG, "%s:%d: syntax error: expected '[section]'",
 					      path, lineno);
 				goto done;
 			}
 			*close = '\0';
 			free(section);
-			section = xstrdup(trim(s + 1));
+			section = xstrdup(xb_str_trim(s + 1));
 			if (!section) {
 				st = xb_raise(err, XB_ENOMEM, "out of memory reading %s", path);
 				goto done;
@@ -269,8 +257,8 @@ static xb_status parse_lines(const char *path, const char *text, lines *out, xb_
 		}
 		out->v[out->n].line = lineno;
 		out->v[out->n].section = xstrdup(section);
-		out->v[out->n].name = xstrdup(trim(s));
-		out->v[out->n].value = xstrdup(trim(sep + 1));
+		out->v[out->n].name = xstrdup(xb_str_trim(s));
+		out->v[out->n].value = xstrdup(xb_str_trim(sep + 1));
 		out->n++;
 		if (!out->v[out->n - 1].section || !out->v[out->n - 1].name ||
 		    !out->v[out->n - 1].value) {
@@ -374,7 +362,7 @@ static xb_status parse_range(xb_sweep *sw, sweep_axis *a, const char *text, int 
 
 	snprintf(buf, sizeof buf, "%s", text);
 	for (char *t = strtok_r(buf, ":", &save); t && np < 4; t = strtok_r(NULL, ":", &save))
-		part[np++] = trim(t);
+		part[np++] = xb_str_trim(t);
 	if (np < 2 || np > 3 || !*text || strlen(text) >= sizeof buf || text[0] == ':' ||
 	    text[strlen(text) - 1] == ':' ||
 	    strstr(text, "::") || !parse_num(part[0], &lo) || !parse_num(part[1], &hi) ||
