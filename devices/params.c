@@ -60,6 +60,15 @@ void xb_adc_set_bits(xb_adc_params *p, int bits)
 	}
 }
 
+uint64_t xb_adc_conversion_cycles(const xb_adc_params *p)
+{
+	switch (p->type) {
+	case XB_ADC_SAR: return (uint64_t)p->bits + 1;
+	case XB_ADC_RAMP: return UINT64_C(1) << p->bits;
+	default: return 1;
+	}
+}
+
 double xb_adc_code_scale(const xb_adc_params *p)
 {
 	return ldexp(1.0, p->bits - p->full_scale_bits);

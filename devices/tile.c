@@ -575,8 +575,7 @@ uint64_t xb_tile_mvm_cycles(const xb_tile *t, uint64_t events, uint32_t planes)
 {
 	const xb_tile_params *p = &t->p;
 	double f = p->input.event_mhz;
-	uint64_t conv = p->adc.type == XB_ADC_SAR ? (uint64_t)p->adc.bits
-		: p->adc.type == XB_ADC_RAMP ? (UINT64_C(1) << p->adc.bits) : 1;
+	uint64_t conv = xb_adc_conversion_cycles(&p->adc);
 	uint64_t base = (uint64_t)llround(p->integrator.baseline_delay_us * f);
 	uint64_t rd = (uint64_t)llround(p->integrator.read_delay_ns * 1e-3 * f);
 

@@ -214,6 +214,9 @@ xb_tile_params xb_tile_default_params(void);
 void xb_adc_set_bits(xb_adc_params *p, int bits);
 /* Codes per reference LSB, 2^(bits - full_scale_bits) (exact power of two). */
 double xb_adc_code_scale(const xb_adc_params *p);
+/* Clock cycles of one conversion by one ADC: SAR bits + 1 (one sample cycle, then one per
+ * bit), ramp 2^bits, flash 1. */
+uint64_t xb_adc_conversion_cycles(const xb_adc_params *p);
 
 /* Register the [tile] [input] [array] [integrator] [adc] [energy] [chip] [clock] keys
  * (and the [noise] keys).  Idempotent. */

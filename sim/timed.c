@@ -712,11 +712,7 @@ static xb_time_ps digital_ps(const xb_timed *t, uint64_t cycles_total)
 
 static uint64_t conv_cycles(const xb_tile_params *p)
 {
-	switch (p->adc.type) {
-	case XB_ADC_SAR: return (uint64_t)p->adc.bits + 1;
-	case XB_ADC_RAMP: return UINT64_C(1) << p->adc.bits;
-	default: return 1;
-	}
+	return xb_adc_conversion_cycles(&p->adc);
 }
 
 static uint32_t bus_of(const xb_timed *t, int chip)

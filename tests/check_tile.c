@@ -923,6 +923,22 @@ START_TEST(test_counters_energy)
 	 * read delay 40 ns = 5 cycles, ramp ADC of 16 bits: 65536 cycles. */
 	ck_assert_uint_eq(xb_tile_mvm_cycles(r.t, 3, 1), 625 + 15 + 5 + 65536);
 	free_rig(&r);
+	/* Conversion times of the ADC types (issue 5): SAR bits + 1 cycles (one sample cycle,
+	 * one per bit), ramp 2^bits, flash 1; 4 columns per ADC convert one after another. */
+	p.adc.bits = 8;
+	p.adc.type = XB_ADC_SAR;
+	ck_assert_uint_eq(xb_adc_conversion_cycles(&p.adc), 9);
+	p.adc.type = XB_ADC_RAMP;
+	ck_assert_uint_eq(xb_adc_conversion_cycles(&p.adc), 256);
+	p.adc.type = XB_ADC_FLASH;
+	ck_assert_uint_eq(xb_adc_conversion_cycles(&p.adc), 1);
+	p.adc.type = XB_ADC_SAR;
+	p.adc.min = -128;
+	p.adc.max = 127;
+	p.adc.columns_per_adc = 4;
+	r = make_rig(&p, 0, w);
+	ck_assert_uint_eq(xb_tile_mvm_cycles(r.t, 3, 1), 625 + 15 + 5 + 9 * 4);
+	free_rig(&r);
 }
 END_TEST
 
