@@ -1550,7 +1550,8 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 static void ideal_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns, slot *sl)
 {
 	size_t n = b->n_out;
-	const double g = t->g * t->cs;   /* in codes of the configured ADC */
+	/* in codes of the configured ADC; every send adds the same charge */
+	const double g = t->g * t->cs * t->p.input.num_sends;
 
 	gemm(ns, n, b->n_in, sl->X, t->R, t->w_int, t->ldw, sl->V, t->ldw);
 	for (size_t s = 0; s < ns; s++) {

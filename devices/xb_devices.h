@@ -56,14 +56,14 @@
  * a_c g, o_c and the read noise's sigma in advance: every rounding is exact under it,
  * so the code equals floor(2^(B - F) (a_c v + o_c + n)) computed exactly as written.
  * Outputs are codes of the B-bit ADC: y, and the ideal model's y_ideal =
- * 2^(B - F) g sum_r x_r w_rc (the unquantised value in the same codes, so that y -
+ * 2^(B - F) S g sum_r x_r w_rc (the unquantised value in the same codes, so that y -
  * y_ideal is an error in codes); xb_adc_code_scale gives 2^(B - F) (multiply a code
  * by 2^(F - B) for reference LSB, e.g. to compare sweep points of different B).
  * Models: ordered (the above, event by event), unordered (v = S_c(sum_k q_k): no
  * leak, one saturation of the total; the reference mock of BrainScaleS-2's software
  * when the limits lie beyond the ADC range; the sum of its K per-event deviates is
- * drawn as one N(0, K event_lsb^2) deviate), ideal (y = g sum_r x_r w_rc as a float:
- * no noise, no device effects, no quantization).
+ * drawn as one N(0, K event_lsb^2) deviate), ideal (y = S g sum_r x_r w_rc as a float,
+ * S = input.num_sends: no noise, no device effects, no quantization).
  *
  * Numbers.  The integrator state is carried in single precision in units of input x
  * weight (v / g): without leak and saturation every order then sums the same integers

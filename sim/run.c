@@ -15,6 +15,9 @@
 #endif
 
 #define QUANT_SAMPLES 512
+/* First global sample number of the offset calibration's noise keys: after any test
+ * set's samples. */
+#define CALIBRATION_SAMPLE_BASE (UINT64_C(1) << 40)
 
 xb_run_options xb_run_default_options(void)
 {
@@ -389,19 +392,31 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 	idx = malloc(o.batch * sizeof *idx);
 	if (!x || !lf || !ld || !lab || !pd || !pf || !idx)
 		goto nomem;
-	if (xb_nn_net_set_quantized(net, 1) != XB_OK) {
-		/* not quantized in the file: calibrate from the first samples */
+	{
+		/* quantization (unless the file is quantized) and the chip's offset
+		 * calibration, from the first samples (their inputs only) */
 		size_t nq = N < QUANT_SAMPLES ? N : QUANT_SAMPLES;
-		float *xq = malloc((nq ? nq : 1) * isz * sizeof *xq);
+		int quantize = xb_nn_net_set_quantized(net, 1) != XB_OK;
+		int offsets = xb_config_bool(cfg, "workload.offset_cal");
+		float *xq = NULL;
 		xb_nn_quant_params qp = xb_nn_quant_default_params();
-		if (!xq)
+		qp.fill = xb_config_double(cfg, "workload.fill");
+		if ((quantize || offsets) && !(xq = malloc((nq ? nq : 1) * isz * sizeof *xq)))
 			goto nomem;
-		st = xb_dataset_read(ds, 0, nq, xq, NULL);
-		if (st != XB_OK)
+		if (xq && (st = xb_dataset_read(ds, 0, nq, xq, NULL)) != XB_OK)
 			xb_raise(err, st, "%s", xb_dataset_errmsg(ds));
-		else if ((st = xb_nn_net_quantize(net, nq, xq, &qp)) != XB_OK)
+		else if (quantize && (st = xb_nn_net_quantize(net, nq, xq, &qp)) != XB_OK)
 			xb_raise(err, st, "model %s: quantization: %s", r->model_path,
 				 xb_nn_net_errmsg(net));
+		if (st == XB_OK && offsets) {
+			/* noise keys of their own, after every test sample's */
+			xb_device_nn_set_sample(dev, CALIBRATION_SAMPLE_BASE);
+			if ((st = xb_nn_net_calibrate_offsets(net, nq, xq)) != XB_OK)
+				xb_raise(err, st, "model %s: offset calibration: %s",
+					 r->model_path, xb_nn_net_errmsg(net));
+			xb_device_nn_set_sample(dev, 0);
+			xb_device_nn_reset_stats(dev);
+		}
 		free(xq);
 		if (st != XB_OK)
 			goto fail;

@@ -204,6 +204,7 @@ typedef struct alayer {
 	uint8_t *xq;              /* [npos][cols] recorded codes */
 	size_t npos, cap;
 	int out_bytes;            /* bytes per output code */
+	int sends;                /* the layer's sends (input.num_sends of its tiles) */
 } alayer;
 
 struct xb_timed {
@@ -226,6 +227,8 @@ struct xb_timed {
 	xb_kernel *k;
 	xb_tile *scratch;         /* counts events/conversions of the recorded codes */
 	xb_tile_work *work;
+	xb_tile *scratch_s[XB_NN_MAX_SENDS + 1];     /* ... of layers with other sends */
+	xb_tile_work *work_s[XB_NN_MAX_SENDS + 1];
 	xb_mvm_stats *stats;
 	int32_t *yscratch;
 	size_t stats_cap, y_cap;
@@ -368,6 +371,7 @@ static xb_status wrap_codes(void *state, const xb_nn_mvm *op, size_t n, const ui
 				"mapping", li);
 	alayer *a = &t->al[li];
 	void *p = a->xq;
+	a->sends = op->sends;
 	if (grow(&p, &a->cap, (a->npos + n) * a->cols, 1))
 		return xb_raise(err, XB_ENOMEM, "timed: out of memory recording layer %d", li);
 	a->xq = p;
@@ -410,6 +414,10 @@ void xb_timed_free(xb_timed *t)
 	free(t->srv_names);
 	xb_tile_work_free(t->work);
 	xb_tile_free(t->scratch);
+	for (int s = 0; s <= XB_NN_MAX_SENDS; s++) {
+		xb_tile_work_free(t->work_s[s]);
+		xb_tile_free(t->scratch_s[s]);
+	}
 	free(t->stats);
 	free(t->yscratch);
 	free(t->yout);
@@ -728,11 +736,47 @@ static uint32_t digital_of(const xb_timed *t, int chip, size_t pos)
 #define CHECK_ID(x) do { if ((x) == NONE) goto nomem; } while (0)
 #define EDGE(a, b) do { if (add_edge(t, (a), (b))) goto nomem; } while (0)
 
+/* The counting tile and its workspace for layers of SENDS sends (made on first use). */
+static xb_status counting_tile(xb_timed *t, int sends, xb_tile **tile, xb_tile_work **work)
+{
+	if (sends < 1 || sends == t->tp.input.num_sends || sends > XB_NN_MAX_SENDS) {
+		*tile = t->scratch;
+		*work = t->work;
+		return XB_OK;
+	}
+	if (!t->scratch_s[sends]) {
+		xb_tile_params p = t->tp;
+		int8_t *zero = calloc(t->rs * t->cols, 1);
+		xb_status st;
+
+		if (!zero)
+			return xb_raise(&t->err, XB_ENOMEM, "timed: out of memory");
+		p.input.num_sends = sends;
+		t->scratch_s[sends] = xb_tile_new(&p, 0, 0, &t->err);
+		st = t->scratch_s[sends] ? xb_tile_program(t->scratch_s[sends], zero, t->cols,
+							   t->rs, t->cols) : t->err.code;
+		free(zero);
+		if (st == XB_OK && !(t->work_s[sends] = xb_tile_work_new(t->scratch_s[sends],
+									 &t->err)))
+			st = t->err.code ? t->err.code : XB_ENOMEM;
+		if (st != XB_OK)
+			return xb_raise(&t->err, st, "timed: counting tile of %d sends", sends);
+	}
+	*tile = t->scratch_s[sends];
+	*work = t->work_s[sends];
+	return XB_OK;
+}
+
 /* Counts of the recorded MVMs of analog layer A, block (i, j): fills t->stats[0..npos). */
 static xb_status count_block(xb_timed *t, alayer *a, size_t i, size_t nrow, size_t ncol)
 {
 	xb_tile_batch b;
 	void *p = t->stats, *q = t->yscratch;
+	xb_tile *tile = NULL;
+	xb_tile_work *work = NULL;
+
+	if (counting_tile(t, a->sends, &tile, &work) != XB_OK)
+		return t->err.code;
 
 	if (grow(&p, &t->stats_cap, a->npos, sizeof *t->stats))
 		return xb_raise(&t->err, XB_ENOMEM, "timed: out of memory");
@@ -740,7 +784,7 @@ static xb_status count_block(xb_timed *t, alayer *a, size_t i, size_t nrow, size
 	if (grow(&q, &t->y_cap, a->npos * t->cols, sizeof *t->yscratch))
 		return xb_raise(&t->err, XB_ENOMEM, "timed: out of memory");
 	t->yscratch = q;
-	xb_tile_batch_init(&b, t->scratch, a->npos, a->xq + i * t->rs, t->yscratch);
+	xb_tile_batch_init(&b, tile, a->npos, a->xq + i * t->rs, t->yscratch);
 	if (b.model == XB_MODEL_IDEAL)
 		b.model = XB_MODEL_UNORDERED;  /* the ideal model counts nothing; counts agree */
 	b.ldx = a->cols;
@@ -748,10 +792,10 @@ static xb_status count_block(xb_timed *t, alayer *a, size_t i, size_t nrow, size
 	b.ldy = t->cols;
 	b.n_out = ncol;
 	b.stats = t->stats;
-	xb_status st = xb_tile_mvm(t->scratch, &b, t->work);
+	xb_status st = xb_tile_mvm(tile, &b, work);
 	if (st)
 		return xb_raise(&t->err, st, "timed: layer %d, row block %zu: %s", a->index, i,
-				xb_tile_errmsg(t->scratch));
+				xb_tile_errmsg(tile));
 	return XB_OK;
 }
 

@@ -689,12 +689,105 @@ static xb_status tb_fail(void *state, const xb_nn_mvm *op, size_t n, const float
 	return xb_raise(err, XB_EKERNEL, "tile %zu rows: simulated failure", op->rows);
 }
 
+/* A device with a linear range of 80 LSB, gain 0.001 per send, and a systematic offset
+ * of 3 + r/2 LSB on output r: sends multiply the ideal sum, no noise, no rounding. */
+static xb_status offset_codes(void *state, const xb_nn_mvm *op, size_t n, const uint8_t *xq,
+			      float *y, xb_err *err)
+{
+	(void)state;
+	(void)err;
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < op->rows; r++) {
+			int64_t s = 0;
+			for (size_t c = 0; c < op->cols; c++)
+				s += (int64_t)op->wq[r * op->cols + c] * xq[i * op->cols + c];
+			y[i * op->rows + r] = (float)(0.001 * op->sends * (double)s + 3.0 + 0.5 * r);
+		}
+	return XB_OK;
+}
+
+/* Sends chosen at quantization (xb_nn.h: clamp(floor(fill L / p), 1, max)) and the
+ * offset calibration removing a known offset. */
+START_TEST(test_sends_and_offsets)
+{
+	static const xb_nn_backend_type ot = {"offset", NULL, offset_codes};
+	xb_nn_backend be = {&ot, NULL, 0.001, -1e9, 1e9, 80.0, 1, 64};
+	rng_seed(99);
+	xb_nn_net *net = net_of("input 1x1x6; dense out=3");
+	enum { N = 40 };
+	float x[N * 6], y[N * 3], yf[N * 3];
+	fill(x, N * 6, 0, 1);
+	xb_nn_net_set_backend(net, &be);
+	xb_nn_quant_params qp = xb_nn_quant_default_params();
+	qp.percentile = 100.0;       /* p = the largest |raw output| */
+	qp.fill = 0.5;
+	ck_assert_int_eq(xb_nn_net_quantize(net, N, x, &qp), XB_OK);
+	const xb_nn_layer *l = xb_nn_net_layer(net, 0);
+	/* raw output of one send, from the codes: 0.001 * sum wq xq (inputs >= 0: z = 0) */
+	uint8_t xq[N * 6];
+	xb_nn_quantize_inputs(x, N * 6, 5, l->q.x_scale, l->q.x_zero, xq);
+	double p = 0;
+	for (int i = 0; i < N; i++)
+		for (int r = 0; r < 3; r++) {
+			int64_t acc = 0;
+			for (int c = 0; c < 6; c++)
+				acc += (int64_t)l->q.wq[r * 6 + c] * xq[i * 6 + c];
+			p = fmax(p, fabs(0.001 * (double)acc));
+		}
+	int want = (int)floor(0.5 * 80.0 / p);
+	want = want < 1 ? 1 : want > 64 ? 64 : want;
+	/* the quantizer estimates p from the float outputs (y / k - d), which differ
+	 * from the codes' sum by the rounding of x and d: allow one send either way */
+	ck_assert_int_ge(l->hp.sends, want - 1);
+	ck_assert_int_le(l->hp.sends, want + 1);
+	ck_assert_int_gt(l->hp.sends, 1);
+	/* k = s_w s_x / (sends g) */
+	ck_assert(fabs(l->q.lsb_scale - l->q.w_scale * l->q.x_scale / (0.001 * l->hp.sends)) <
+		  1e-6 * l->q.lsb_scale);
+
+	/* offsets: before calibration every output reads k (3 + r/2) high; after it, the
+	 * correction is -(3 + r/2) exactly (the mean of a constant) and outputs equal the
+	 * float backend's ideal quantized outputs up to the rounding of d (<= k/2) */
+	for (int r = 0; r < 3; r++)
+		ck_assert_float_eq(l->q.offset_lsb[r], 0.0f);
+	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, N, x), XB_OK);
+	for (int r = 0; r < 3; r++)
+		ck_assert_float_eq_tol(l->q.offset_lsb[r], -(3.0f + 0.5f * (float)r), 1e-5f);
+	ck_assert_int_eq(xb_nn_net_forward(net, N, x, y, 0), XB_OK);
+	xb_nn_backend fb = xb_nn_backend_float();
+	fb.gain = 0.001 * l->hp.sends;
+	xb_nn_net_set_backend(net, &fb);
+	/* same scales: the float backend at gain 0.001 S with the layer pinned to 1 send
+	 * has the same layer gain (and so the same k and d) as the device at S sends */
+	xb_nn_layer *lm = xb_nn_net_layer_mut(net, 0);
+	int sends = lm->hp.sends;
+	lm->hp.sends = 1;
+	for (int r = 0; r < 3; r++)
+		lm->q.offset_lsb[r] = 0.0f;
+	ck_assert_int_eq(xb_nn_net_forward(net, N, x, yf, 0), XB_OK);
+	for (int i = 0; i < N * 3; i++)
+		ck_assert_float_eq_tol(y[i], yf[i], 0.5f * l->q.lsb_scale + 1e-5f);
+	lm->hp.sends = sends;
+	/* the float backend has nothing to calibrate */
+	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, N, x), XB_OK);
+	for (int r = 0; r < 3; r++)
+		ck_assert_float_eq(l->q.offset_lsb[r], 0.0f);
+	/* limits: fill outside 0 .. 1, calibration of a float-mode network */
+	qp.fill = 1.5;
+	ck_assert_int_eq(xb_nn_net_quantize(net, N, x, &qp), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(xb_nn_net_errmsg(net), "fill 1.5"));
+	ck_assert_int_eq(xb_nn_net_set_quantized(net, 0), XB_OK);
+	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, N, x), XB_ESTATE);
+	xb_nn_net_free(net);
+}
+END_TEST
+
 START_TEST(test_backend)
 {
 	static const xb_nn_backend_type tbt = {"test", tb_float, tb_codes};
 	static const xb_nn_backend_type failing = {"failing", tb_fail, NULL};
 	probe_backend tb = {0, 0, 0};
-	xb_nn_backend be = {&tbt, &tb, 0.5, -8.0, 8.0};
+	xb_nn_backend be = {&tbt, &tb, 0.5, -8.0, 8.0, INFINITY, 1, 1};
 	rng_seed(707);
 	/* conv: every output position of every sample is one MVM */
 	xb_nn_net *net = net_of("input 6x5x2; conv2d out=3 kernel=3x2 stride=1; flatten; dense out=2");
@@ -736,7 +829,7 @@ START_TEST(test_backend)
 		}
 		ck_assert_float_eq_tol(gb[o], (float)unsat, 1e-5f);
 	}
-	xb_nn_backend bad = {&failing, NULL, 1.0, -INFINITY, INFINITY};
+	xb_nn_backend bad = {&failing, NULL, 1.0, -INFINITY, INFINITY, INFINITY, 1, 1};
 	xb_nn_net_set_quantized(net, 0);
 	xb_nn_net_set_backend(net, &bad);
 	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y2, 0), XB_EKERNEL);
@@ -1462,6 +1555,7 @@ static Suite *nn_suite(void)
 	tcase_add_test(core, test_quantized_pipeline);
 	tcase_add_test(core, test_ste);
 	tcase_add_test(core, test_backend);
+	tcase_add_test(core, test_sends_and_offsets);
 	tcase_add_test(core, test_xent);
 	tcase_add_test(core, test_augment_kws);
 	tcase_add_test(core, test_train_blobs);

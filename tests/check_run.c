@@ -143,7 +143,7 @@ START_TEST(test_backend_equals_matrix)
 
 	xb_device_nn *d = xb_device_nn_new(&tp, NULL, &err);
 	ck_assert_msg(d != NULL, "%s", err.msg);
-	xb_nn_mvm op = { l, 300, 200, l->t[0], l->q.wq, l->version };
+	xb_nn_mvm op = { l, 300, 200, l->t[0], l->q.wq, l->version, 2 };  /* 2 sends */
 	float y[N * 300];
 	xb_device_nn_set_sample(d, 1000);
 	ck_assert_int_eq(xb_device_nn_type.mvm_codes(d, &op, N, xq, y, &err), XB_OK);
@@ -170,8 +170,11 @@ START_TEST(test_backend_equals_matrix)
 	b.sample_base = 1000;        /* dense: one MVM per sample, P = 1 */
 	b.counters = &cnt;
 	ck_assert_int_eq(xb_matrix_mvm(m, &b, ws), XB_OK);
+	/* the backend adds the midpoint of the codes of its 2 row blocks, 2 x 0.5, to every
+	 * unsaturated output (xb_device_nn.h); saturated sums (-128, 127) stay */
 	for (size_t i = 0; i < N * 300; i++)
-		ck_assert_float_eq(y[i], (float)yd[i]);
+		ck_assert_float_eq(y[i], yd[i] <= -128 || yd[i] >= 127 ? (float)yd[i] :
+					 (float)yd[i] + 1.0f);
 	const xb_device_nn_stats *s = xb_device_nn_stats_of(d, 0);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->c.events, cnt.events);
@@ -237,8 +240,10 @@ START_TEST(test_trace_contents)
 {
 	char tr[400];
 	snprintf(tr, sizeof tr, "%s/t.h5", tmpdir);
-	const char *more[] = { "input.num_sends=2", "trace.level=event", "run.samples=30" };
-	xb_config *cfg = config("hx", model_path, data_path, more, 3);
+	/* workload.fill = 0: every layer takes input.num_sends */
+	const char *more[] = { "input.num_sends=2", "workload.fill=0", "trace.level=event",
+			       "run.samples=30" };
+	xb_config *cfg = config("hx", model_path, data_path, more, 4);
 	xb_run_options o = xb_run_default_options();
 	o.trace_file = tr;
 	o.batch = 8;                 /* 30 samples in 4 batches, the last one short */
@@ -325,11 +330,11 @@ START_TEST(test_trace_contents)
 		for (int k = 0; k < 6; k++)
 			ck_assert_uint_eq(mx[s * 6 + k], xq[s * 12 + k]);
 		for (int f = 0; f < 4; f++) {
-			/* ideal = g sum_k wq[f][k] x[k] */
+			/* ideal = S g sum_k wq[f][k] x[k], S = input.num_sends = 2 */
 			double acc = 0;
 			for (int k = 0; k < 6; k++)
 				acc += (double)l0->q.wq[f * 6 + k] * mx[s * 6 + k];
-			ck_assert_double_eq_tol(mi[s * 4 + f], 0.002 * acc, 1e-5);
+			ck_assert_double_eq_tol(mi[s * 4 + f], 2 * 0.002 * acc, 1e-5);
 			/* device: within read noise and saturation of the ideal output (or clipped) */
 			ck_assert(md[s * 4 + f] >= -128 && md[s * 4 + f] <= 127);
 		}
@@ -473,7 +478,7 @@ START_TEST(test_calibration_applied)
 	xb_nn_layer *l = xb_nn_net_layer_mut(net, 0);
 	uint8_t xq[N * 40];
 	xb_nn_quantize_inputs(x, N * 40, 5, l->q.x_scale, l->q.x_zero, xq);
-	xb_nn_mvm op = { l, 20, 40, l->t[0], l->q.wq, l->version };
+	xb_nn_mvm op = { l, 20, 40, l->t[0], l->q.wq, l->version, 1 };
 	xb_device_nn *d0 = xb_device_nn_new(&tp, NULL, &err);
 	xb_device_nn *d1 = xb_device_nn_new(&tp, cp, &err);
 	ck_assert_msg(d1 != NULL, "%s", err.msg);

@@ -99,7 +99,7 @@ static xb_nn_net *make_net(const char *spec, uint64_t seed, dev **dp, const xb_t
 	ck_assert_msg(net != NULL, "%s", err.msg);
 	dev *d = calloc(1, sizeof *d);
 	d->p = *p;
-	xb_nn_backend be = { &dev_type, d, p->adc.gain, p->adc.min, p->adc.max };
+	xb_nn_backend be = { &dev_type, d, p->adc.gain, p->adc.min, p->adc.max, INFINITY, 1, 1 };
 	xb_nn_net_set_backend(net, &be);
 	size_t in = xb_nn_shape_size(xb_nn_net_in_shape(net));
 	float *x = malloc(16 * in * sizeof *x);
@@ -171,6 +171,37 @@ START_TEST(test_closed_form)
 	/* static weights: programmed once, 8 signed rows x 256 cycles x 8 ns */
 	ck_assert_uint_eq(xb_timed_load_ps(t), 8 * 256 * 8000);
 	ck_assert_uint_eq(xb_timed_tiles_used(t), 1);
+	xb_timed_free(t);
+	xb_nn_net_free(net);
+	dev_free(d);
+}
+END_TEST
+
+/* A layer pinned to sends=3 (the tiles' input.num_sends stays 1): the timed model
+ * counts 3 events per non-zero input code and the array time grows with them. */
+START_TEST(test_layer_sends)
+{
+	xb_tile_params p = xb_tile_default_params();
+	xb_timed_params pp = quiet_params();
+	dev *d;
+	xb_nn_net *net = make_net("input 1x1x8; dense out=4 sends=3", 3, &d, &p);
+	xb_err err;
+	xb_timed *t = xb_timed_new_params(&p, &pp, net, &err);
+	ck_assert_msg(t != NULL, "%s", err.msg);
+	float x[8] = { 0.9f, -0.4f, 0.31f, 0.0f, 0.77f, -0.95f, 0.12f, 0.5f };
+	const xb_timed_result *r;
+	ck_assert_int_eq(xb_timed_infer(t, x, NULL, &r), XB_OK);
+	const xb_nn_layer *l = xb_nn_net_layer(net, 0);
+	ck_assert_int_eq(l->hp.sends, 3);
+	uint8_t xq[8];
+	xb_nn_quantize_inputs(x, 8, l->hp.xbits, l->q.x_scale, l->q.x_zero, xq);
+	uint64_t e = 0;
+	for (int i = 0; i < 8; i++)
+		e += xq[i] != 0;
+	ck_assert_uint_eq(r->events, 3 * e);
+	/* as test_closed_form with 3 E events: baseline 5 us + 3E x 40 ns + read 40 ns */
+	xb_time_ps array_ps = 5000000 + 3 * e * 40000 + 40000;
+	ck_assert_uint_eq(r->latency_ps, 12000 + array_ps + 2048000 + 12000 + 4000);
 	xb_timed_free(t);
 	xb_nn_net_free(net);
 	dev_free(d);
@@ -755,6 +786,7 @@ static Suite *timed_suite(void)
 	Suite *s = suite_create("timed");
 	TCase *core = tcase_create("core");
 	tcase_add_test(core, test_closed_form);
+	tcase_add_test(core, test_layer_sends);
 	tcase_add_test(core, test_adc_sharing);
 	tcase_add_test(core, test_bit_equal);
 	tcase_add_test(core, test_sequential);

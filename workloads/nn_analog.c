@@ -198,7 +198,8 @@ const xb_nn_backend_type xb_nn_backend_float_type = {
 
 xb_nn_backend xb_nn_backend_float(void)
 {
-	xb_nn_backend b = {&xb_nn_backend_float_type, NULL, 1.0, -INFINITY, INFINITY};
+	xb_nn_backend b = {&xb_nn_backend_float_type, NULL, 1.0, -INFINITY, INFINITY, INFINITY,
+			   1, XB_NN_MAX_SENDS};
 	return b;
 }
 
@@ -308,7 +309,7 @@ static void epilogue(const xb_nn_layer *l, const xb_nn_run *run, size_t m, float
 		return;
 	}
 	const xb_nn_backend *be = run->backend;
-	float k = l->q.lsb_scale, g = (float)be->gain, gz = g * (float)l->q.x_zero;
+	float k = l->q.lsb_scale, g = (float)nn_layer_gain(l, be), gz = g * (float)l->q.x_zero;
 	for (size_t i = 0; i < m; i++) {
 		float *yi = y + i * rows;
 		for (size_t r = 0; r < rows; r++) {
@@ -318,6 +319,35 @@ static void epilogue(const xb_nn_layer *l, const xb_nn_run *run, size_t m, float
 			yi[r] = k * (v + l->q.bias_lsb[r]);
 		}
 	}
+}
+
+/* Offset calibration (xb_nn_net_calibrate_offsets): add device - ideal of the M
+ * unsaturated outputs Y_LSB to L's sums; V are the M centred code vectors, WF the
+ * weight codes as floats, ROWSUM their row sums. */
+static xb_status offset_sums(xb_nn_layer *l, const xb_nn_backend *be, size_t m, const float *v,
+			     const float *wf, const float *rowsum, const float *y_lsb, xb_err *err)
+{
+	size_t rows = l->rows;
+	double g = nn_layer_gain(l, be), z = l->q.x_zero;
+	double *sum = l->q.cal_sum, *cnt = l->q.cal_sum + rows;
+	float *ideal = malloc((m ? m : 1) * rows * sizeof *ideal);
+
+	if (!ideal)
+		return xb_raise(err, XB_ENOMEM, "offset calibration: out of memory");
+	if (m)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows,
+			    (int)l->cols, 1.0f, v, (int)l->cols, wf, (int)l->cols, 0.0f, ideal,
+			    (int)rows);
+	for (size_t i = 0; i < m; i++)
+		for (size_t r = 0; r < rows; r++) {
+			double yv = y_lsb[i * rows + r];
+			if (yv <= be->lsb_min || yv >= be->lsb_max)
+				continue;
+			sum[r] += yv - g * ((double)ideal[i * rows + r] + z * rowsum[r]);
+			cnt[r] += 1.0;
+		}
+	free(ideal);
+	return XB_OK;
 }
 
 xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, const float *x,
@@ -353,7 +383,8 @@ xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 				size_t s0 = (size_t)c * cs, cnt = n - s0 < cs ? n - s0 : cs, m = cnt * p;
 				const float *src = x + s0 * isz;
 				float *in = sl, *buf = sl + cs * isz;
-				xb_nn_mvm op = {l, rows, cols, l->t[0], NULL, l->version};
+				xb_nn_mvm op = {l, rows, cols, l->t[0], NULL, l->version,
+						 nn_layer_sends(l, be)};
 				if (quant) {
 					centred_codes(l, src, cnt * isz, in);
 					src = in;
@@ -387,12 +418,15 @@ xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 			v = buf;
 		}
 		float *yc = y + s0 * p * rows;
-		xb_nn_mvm op = {l, rows, cols, l->t[0], quant ? l->q.wq : NULL, l->version};
+		xb_nn_mvm op = {l, rows, cols, l->t[0], quant ? l->q.wq : NULL, l->version,
+				nn_layer_sends(l, be)};
 		if (quant) {
 			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
 			for (size_t i = 0; i < m * cols; i++)
 				codes[i] = (uint8_t)(v[i] + (float)l->q.x_zero);
 			st = be->type->mvm_codes(be->state, &op, m, codes, yc, run->err);
+			if (st == XB_OK && l->q.cal_sum)
+				st = offset_sums(l, be, m, v, wf, rowsum, yc, run->err);
 		} else {
 			st = be->type->mvm_float(be->state, &op, m, v, yc, run->err);
 		}

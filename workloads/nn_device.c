@@ -18,6 +18,7 @@ typedef struct dev_layer {
 	int8_t *wt;               /* [inputs][outputs] programmed codes (Wq transposed) */
 	uint64_t version;         /* layer version programmed */
 	int programmed;
+	int sends;                /* input.num_sends of its tiles (the layer's sends) */
 	uint64_t cursor;          /* vectors done since the last set_sample */
 	int32_t *y;               /* [ws_batch][outputs] */
 	float *yf;                /* [ws_batch][outputs] ideal model */
@@ -170,19 +171,40 @@ static dev_layer *slot(xb_device_nn *d, int index)
 	return &d->layers[index];
 }
 
-/* Build the matrix of layer L for OP (K inputs x R outputs) on its first use. */
+/* Build the matrix of layer L for OP (K inputs x R outputs) on its first use, with the
+ * layer's sends; again, on the same tiles, when its sends change. */
 static xb_status layer_build(xb_device_nn *d, dev_layer *l, const xb_nn_mvm *op, xb_err *err)
 {
 	size_t ni, nj, tiles_per_chip = d->p.tiles_per_chip > 0 ? (size_t)d->p.tiles_per_chip : 1;
+	int rebuild = l->m != NULL;
+	uint32_t base = rebuild ? l->st.tile_base : d->next_tile;
+	xb_tile_params p = d->p;
 
-	l->m = xb_matrix_new(&d->p, 0, d->next_tile, op->cols, op->rows, err);
+	if (op->sends < 1 || op->sends > XB_NN_MAX_SENDS)
+		return xb_raise(err, XB_EINVAL, "device backend: layer %d: sends = %d: expected "
+				"1 .. %d", op->layer->index, op->sends, XB_NN_MAX_SENDS);
+	p.input.num_sends = op->sends;
+	if (rebuild) {
+		xb_matrix_work_free(l->ws);
+		xb_matrix_free(l->m);
+		xb_tile_work_free(l->tw);
+		free(l->wt);
+		l->ws = NULL;
+		l->m = NULL;
+		l->tw = NULL;
+		l->wt = NULL;
+		l->ws_batch = 0;
+		l->programmed = 0;
+	}
+	l->sends = op->sends;
+	l->m = xb_matrix_new(&p, 0, base, op->cols, op->rows, err);
 	if (!l->m)
 		return err ? err->code : XB_EINTERNAL;
 	xb_matrix_grid(l->m, &ni, &nj);
 	if (d->cal)
 		for (size_t i = 0; i < ni; i++)
 			for (size_t j = 0; j < nj; j++) {
-				size_t g = d->next_tile + i * nj + j;
+				size_t g = base + i * nj + j;
 				xb_status st = xb_calibration_apply(d->cal, xb_matrix_tile(l->m, i, j),
 								    g % tiles_per_chip, tiles_per_chip,
 								    err);
@@ -196,8 +218,9 @@ static xb_status layer_build(xb_device_nn *d, dev_layer *l, const xb_nn_mvm *op,
 	l->st.inputs = op->cols;
 	l->st.outputs = op->rows;
 	l->st.tiles = ni * nj;
-	l->st.tile_base = d->next_tile;
-	d->next_tile += (uint32_t)(ni * nj);
+	l->st.tile_base = base;
+	if (!rebuild)
+		d->next_tile += (uint32_t)(ni * nj);
 	return XB_OK;
 }
 
@@ -266,7 +289,8 @@ static xb_status capture_one(xb_device_nn *d, dev_layer *l, const xb_nn_mvm *op,
 		int64_t acc = 0;
 		for (size_t k = 0; k < K; k++)
 			acc += (int64_t)op->wq[r * K + k] * x[k];
-		c->y_ideal[r] = (float)(d->p.adc.gain * xb_adc_code_scale(&d->p.adc) * (double)acc);
+		c->y_ideal[r] = (float)(d->p.adc.gain * xb_adc_code_scale(&d->p.adc) * op->sends *
+					(double)acc);
 	}
 	if (d->cap_events) {
 		xb_tile *t = xb_matrix_tile(l->m, 0, 0);
@@ -335,7 +359,7 @@ static xb_status dev_mvm_codes(void *state, const xb_nn_mvm *op, size_t n, const
 		return xb_raise(err, XB_EINVAL, "device backend: layer %d changed shape from %zu x "
 				"%zu to %zu x %zu inputs x outputs", op->layer->index,
 				l->st.inputs, l->st.outputs, K, R);
-	if (!l->m && (st = layer_build(d, l, op, err)) != XB_OK)
+	if ((!l->m || l->sends != op->sends) && (st = layer_build(d, l, op, err)) != XB_OK)
 		return st;
 	if (!l->programmed || l->version != op->version) {
 		for (size_t r = 0; r < R; r++)
@@ -361,11 +385,28 @@ static xb_status dev_mvm_codes(void *state, const xb_nn_mvm *op, size_t n, const
 		b.y_ideal = l->yf;
 	if ((st = xb_matrix_mvm(l->m, &b, l->ws)) != XB_OK)
 		return xb_raise(err, st, "layer %d: %s", op->layer->index, xb_matrix_errmsg(l->m));
-	if (b.model == XB_MODEL_IDEAL)
+	if (b.model == XB_MODEL_IDEAL) {
 		memcpy(y_lsb, l->yf, n * R * sizeof *y_lsb);
-	else
+	} else {
+		/* An ADC code c stands for the analog values [c, c + 1): the sum of the
+		 * codes of NI row blocks reads the analog sum NI / 2 low on average (each
+		 * bit plane's code, with per-plane conversion, weighted by its plane), which
+		 * the digital side adds back (midpoint reconstruction).  Outputs at the
+		 * limits of the digital sum stay there (saturated). */
+		size_t ni, nj;
+		int32_t lo, hi;
+		float half, planes = 1.0f;
+
+		xb_matrix_grid(l->m, &ni, &nj);
+		xb_tile_output_range(&d->p, &lo, &hi);
+		if (d->p.input.encoding == XB_ENC_BITSERIAL &&
+		    d->p.adc.convert == XB_CONVERT_BITPLANE)
+			planes = (float)((1 << d->p.input.bits) - 1);
+		half = 0.5f * (float)ni * planes;
 		for (size_t i = 0; i < n * R; i++)
-			y_lsb[i] = (float)l->y[i];
+			y_lsb[i] = l->y[i] <= lo || l->y[i] >= hi ? (float)l->y[i] :
+				   (float)l->y[i] + half;
+	}
 	/* statistics */
 	{
 		xb_device_nn_stats *s = &l->st;
@@ -406,13 +447,25 @@ xb_nn_backend xb_device_nn_backend(xb_device_nn *d)
 	xb_tile_output_range(&d->p, &lo, &hi);
 	b.type = &xb_device_nn_type;
 	b.state = d;
-	b.gain = d->p.adc.gain * xb_adc_code_scale(&d->p.adc);   /* codes per unit x*w */
+	/* codes per unit x*w and send: a layer of S sends gets S g x*w (the mock's
+	 * gain * num_sends); layers with no sends of their own take input.num_sends */
+	b.gain = d->p.adc.gain * xb_adc_code_scale(&d->p.adc);
+	b.sends = d->p.input.num_sends;
+	b.max_sends = XB_NN_MAX_SENDS;
 	if (d->p.integrator.model == XB_MODEL_IDEAL) {
+		/* nothing saturates, but sends are chosen for the ADC's range as on a
+		 * device, so that the requant shifts see the same codes */
 		b.lsb_min = -INFINITY;
 		b.lsb_max = INFINITY;
+		b.lsb_linear = fmin(-(double)lo, (double)hi);
 	} else {
+		/* the smaller of the integrator's limits and the output range, in codes */
+		double ig = fmin(-d->p.integrator.lo_lsb, d->p.integrator.hi_lsb) *
+			    xb_adc_code_scale(&d->p.adc);
+
 		b.lsb_min = lo;
 		b.lsb_max = hi;
+		b.lsb_linear = fmin(fmin(-(double)lo, (double)hi), ig);
 	}
 	return b;
 }

@@ -85,6 +85,10 @@ XB_HIDDEN xb_status nn_parse_options(const xb_nn_layer_type *type, const char *o
 XB_HIDDEN void nn_format_options(const xb_nn_layer *l, char *buf, size_t len);
 /* Recompute the quantized weights, digital offsets and the chain of scales. */
 XB_HIDDEN void nn_quant_refresh(xb_nn_net *net);
+/* Sends of analog layer L in quantized mode on backend BE (hp.sends; BE's sends while
+ * it is 0) and its gain (LSB per unit of xq * wq). */
+XB_HIDDEN int nn_layer_sends(const xb_nn_layer *l, const xb_nn_backend *be);
+XB_HIDDEN double nn_layer_gain(const xb_nn_layer *l, const xb_nn_backend *be);
 /* Link analog layers to the requant that sets their input scale, and requants to their
  * source analog layer (through max/avg pooling, flatten and ReLU). */
 XB_HIDDEN void nn_quant_link(xb_nn_net *net);

@@ -32,6 +32,9 @@ static xb_status check_bits(xb_nn_layer *l, xb_err *err)
 		return bad(l, err, "expected 1..7 (int8 weight codes)", "wbits", l->hp.wbits);
 	if (l->hp.xbits < 1 || l->hp.xbits > 8)
 		return bad(l, err, "expected 1..8 (uint8 input codes)", "xbits", l->hp.xbits);
+	if (l->hp.sends < 0 || l->hp.sends > XB_NN_MAX_SENDS)
+		return bad(l, err, "expected 0 (chosen at quantization) .. 64", "sends",
+			   l->hp.sends);
 	return XB_OK;
 }
 
@@ -87,7 +90,7 @@ static xb_status analog_backward(xb_nn_layer *l, const xb_nn_run *run, size_t n,
 }
 
 const xb_nn_layer_type xb_nn_dense = {
-	"dense", XB_NN_ANALOG, "out wbits xbits", 2, 0, wb_names,
+	"dense", XB_NN_ANALOG, "out wbits xbits sends", 2, 0, wb_names,
 	dense_setup, analog_init, dense_cache, analog_scratch, analog_forward, analog_backward, NULL
 };
 
@@ -148,12 +151,12 @@ static size_t conv_cache(const xb_nn_layer *l, size_t n)
 }
 
 const xb_nn_layer_type xb_nn_conv2d = {
-	"conv2d", XB_NN_ANALOG, "out kernel stride pad wbits xbits", 2, 0, wb_names,
+	"conv2d", XB_NN_ANALOG, "out kernel stride pad wbits xbits sends", 2, 0, wb_names,
 	conv_setup, analog_init, conv_cache, analog_scratch, analog_forward, analog_backward, NULL
 };
 
 const xb_nn_layer_type xb_nn_conv1d = {
-	"conv1d", XB_NN_ANALOG, "out kernel stride pad wbits xbits", 2, 0, wb_names,
+	"conv1d", XB_NN_ANALOG, "out kernel stride pad wbits xbits sends", 2, 0, wb_names,
 	conv_setup, analog_init, conv_cache, analog_scratch, analog_forward, analog_backward, NULL
 };
 

@@ -54,6 +54,7 @@ static const nn_opt opts[] = {
 	{"bits", OPT_INT, offsetof(xb_nn_hyper, bits), 0},
 	{"wbits", OPT_INT, offsetof(xb_nn_hyper, wbits), 0},
 	{"xbits", OPT_INT, offsetof(xb_nn_hyper, xbits), 0},
+	{"sends", OPT_INT, offsetof(xb_nn_hyper, sends), 0},
 };
 
 /* Does the space-separated LIST contain WORD (of length LEN)? */
@@ -249,7 +250,8 @@ xb_nn_layer *nn_layer_new(const xb_nn_layer_type *type, const xb_nn_hyper *hp, x
 	if (type->exec == XB_NN_ANALOG) {
 		l->q.wq = calloc(l->rows * l->cols, 1);
 		l->q.bias_lsb = calloc(l->rows, sizeof(float));
-		if (!l->q.wq || !l->q.bias_lsb)
+		l->q.offset_lsb = calloc(l->rows, sizeof(float));
+		if (!l->q.wq || !l->q.bias_lsb || !l->q.offset_lsb)
 			goto nomem;
 		l->q.x_scale = 1.0f;
 		l->q.w_scale = 1.0f;
@@ -271,6 +273,8 @@ void nn_layer_free(xb_nn_layer *l)
 		free(l->t[t]);
 	free(l->q.wq);
 	free(l->q.bias_lsb);
+	free(l->q.offset_lsb);
+	free(l->q.cal_sum);
 	free(l);
 }
 
@@ -841,8 +845,18 @@ xb_status xb_nn_net_fold(xb_nn_net *net)
 
 xb_nn_quant_params xb_nn_quant_default_params(void)
 {
-	xb_nn_quant_params p = {99.99, 1};
+	xb_nn_quant_params p = {99.5, 1, 0.5};
 	return p;
+}
+
+int nn_layer_sends(const xb_nn_layer *l, const xb_nn_backend *be)
+{
+	return l->hp.sends > 0 ? l->hp.sends : be && be->sends > 0 ? be->sends : 1;
+}
+
+double nn_layer_gain(const xb_nn_layer *l, const xb_nn_backend *be)
+{
+	return be->gain * nn_layer_sends(l, be);
 }
 
 static int scale_transparent(const xb_nn_layer *l)
@@ -875,9 +889,11 @@ static float max_abs(const float *w, size_t n)
 	return m;
 }
 
-/* Weight scale and codes, digital offsets and k of analog layer L given its s_x, z. */
-static void quant_layer(xb_nn_layer *l, double gain)
+/* Weight scale and codes, digital offsets and k of analog layer L given its s_x, z and
+ * the gain G of one send. */
+static void quant_layer(xb_nn_layer *l, const xb_nn_backend *be)
 {
+	double gain = nn_layer_gain(l, be);
 	xb_nn_quant *q = &l->q;
 	float qw = (float)((1 << l->hp.wbits) - 1);
 	float m = max_abs(l->t[0], l->tsize[0]);
@@ -891,7 +907,8 @@ static void quant_layer(xb_nn_layer *l, double gain)
 		int64_t rs = 0;
 		for (size_t c = 0; c < l->cols; c++)
 			rs += q->wq[r * l->cols + c];
-		q->bias_lsb[r] = (float)rint(((double)l->t[1][r] - sws * q->x_zero * (double)rs) / k);
+		q->bias_lsb[r] = (float)rint(((double)l->t[1][r] - sws * q->x_zero * (double)rs) / k +
+					     (double)q->offset_lsb[r]);
 	}
 }
 
@@ -904,7 +921,7 @@ void nn_quant_refresh(xb_nn_net *net)
 				l->q.x_scale = (float)nn_requant_scale(net->layers[l->q.x_from]);
 				l->q.x_zero = 0;
 			}
-			quant_layer(l, net->backend.gain);
+			quant_layer(l, &net->backend);
 		} else if (l->type == &xb_nn_requant && l->requant_src >= 0) {
 			l->requant_in_scale = net->layers[l->requant_src]->q.lsb_scale;
 		}
@@ -931,13 +948,41 @@ static void percentiles(float *v, size_t n, double pct, double *lo, double *hi)
 	*hi = v[ih];
 }
 
+/* Does the backend bound the linear output range (so that sends can be chosen)? */
+static int has_linear_limit(const xb_nn_backend *be)
+{
+	return be->lsb_linear > 0.0 && isfinite(be->lsb_linear);
+}
+
+/* The sends of analog layer L (quantized for one send) from its float outputs Y[N]:
+ * the raw output of one send in LSB is y / k - d (d the row's digital offset); its
+ * PERCENTILE of |.| should reach at most fill * lsb_linear (xb_nn.h).  0 (follow the
+ * backend's sends) without a fill or a linear limit. */
+static int choose_sends(const xb_nn_backend *be, const xb_nn_layer *l,
+			const xb_nn_quant_params *qp, float *y, size_t n)
+{
+	int most = be->max_sends >= 1 ? be->max_sends : 1, s;
+	double k = l->q.lsb_scale, lo, hi, top;
+
+	if (!(qp->fill > 0.0) || !has_linear_limit(be) || !y || n == 0 || !(k > 0.0))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		y[i] = fabsf((float)(y[i] / k) - l->q.bias_lsb[i % l->rows]);
+	percentiles(y, n, qp->percentile, &lo, &hi);
+	top = qp->fill * be->lsb_linear;
+	if (most > XB_NN_MAX_SENDS)
+		most = XB_NN_MAX_SENDS;
+	s = hi > 0.0 ? (int)floor(top / hi) : most;
+	return s < 1 ? 1 : s > most ? most : s;
+}
+
 xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 			     const xb_nn_quant_params *qp)
 {
 	xb_nn_quant_params dflt = xb_nn_quant_default_params();
 	int nl = net->nlayers;
-	float **vals = NULL;
-	size_t *nv = NULL;
+	float **vals = NULL, **outs = NULL;
+	size_t *nv = NULL, *nout = NULL;
 	xb_status st = XB_OK;
 	if (!qp)
 		qp = &dflt;
@@ -948,6 +993,9 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 	if (!(qp->percentile > 50.0 && qp->percentile <= 100.0))
 		return xb_raise(&net->err, XB_EINVAL, "xb_nn_net_quantize: percentile %g: "
 				"expected 50 < p <= 100", qp->percentile);
+	if (!(qp->fill >= 0.0 && qp->fill <= 1.0))
+		return xb_raise(&net->err, XB_EINVAL, "xb_nn_net_quantize: fill %g: expected "
+				"0 .. 1 (a fraction of the linear output range)", qp->fill);
 	if (!(net->backend.gain > 0.0) || !isfinite(net->backend.gain))
 		return xb_raise(&net->err, XB_EINVAL, "xb_nn_net_quantize: backend %s gain %g: "
 				"expected > 0", net->backend.type->name, net->backend.gain);
@@ -956,6 +1004,11 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 			return xb_raise(&net->err, XB_EUNSUPPORTED, "layer %d (batchnorm): fold "
 					"batch norms before quantizing (xb_nn_net_fold)", i);
 	nn_quant_link(net);
+	for (int i = 0; i < nl; i++) {
+		xb_nn_layer *l = net->layers[i];
+		if (l->type->exec == XB_NN_ANALOG)
+			memset(l->q.offset_lsb, 0, l->rows * sizeof *l->q.offset_lsb);
+	}
 	for (int i = 0; i < nl; i++) {
 		xb_nn_layer *l = net->layers[i];
 		if (l->type->exec == XB_NN_ANALOG && l->q.x_from >= 0 &&
@@ -970,7 +1023,9 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 	 * ranges set a scale */
 	vals = calloc((size_t)(unsigned)nl, sizeof *vals);
 	nv = calloc((size_t)(unsigned)nl, sizeof *nv);
-	if (!vals || !nv)
+	outs = calloc((size_t)(unsigned)nl, sizeof *outs);
+	nout = calloc((size_t)(unsigned)nl, sizeof *nout);
+	if (!vals || !nv || !outs || !nout)
 		goto nomem;
 	for (int i = 0; i < nl; i++) {
 		xb_nn_layer *l = net->layers[i];
@@ -979,6 +1034,10 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 			    (l->type == &xb_nn_requant && l->hp.shift == XB_NN_SHIFT_AUTO) ||
 			    (l->type == &xb_nn_requant && l->requant_src < 0);
 		if (probe && !(vals[i] = malloc(n * xb_nn_shape_size(l->in) * sizeof(float))))
+			goto nomem;
+		if (l->type->exec == XB_NN_ANALOG && l->hp.sends == 0 && qp->fill > 0.0 &&
+		    has_linear_limit(&net->backend) &&
+		    !(outs[i] = malloc(n * xb_nn_shape_size(l->out) * sizeof(float))))
 			goto nomem;
 	}
 	net->quantized = 0;
@@ -992,12 +1051,18 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 		blas_leave(blas);
 		if (st != XB_OK)
 			goto done;
-		for (int i = 0; i < nl; i++)
+		for (int i = 0; i < nl; i++) {
 			if (vals[i]) {
 				size_t m = cnt * xb_nn_shape_size(net->layers[i]->in);
 				memcpy(vals[i] + nv[i], net->act[i], m * sizeof(float));
 				nv[i] += m;
 			}
+			if (outs[i]) {
+				size_t m = cnt * xb_nn_shape_size(net->layers[i]->out);
+				memcpy(outs[i] + nout[i], net->act[i + 1], m * sizeof(float));
+				nout[i] += m;
+			}
+		}
 	}
 	net->fwd_n = 0;
 
@@ -1026,7 +1091,12 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 				l->q.x_scale = (float)s;
 				l->q.x_zero = (int)(z < 0 ? 0 : z > qx ? qx : z);
 			}
-			quant_layer(l, net->backend.gain);
+			if (l->hp.sends == 0 && outs[i]) {
+				l->hp.sends = 1;
+				quant_layer(l, &net->backend);
+				l->hp.sends = choose_sends(&net->backend, l, qp, outs[i], nout[i]);
+			}
+			quant_layer(l, &net->backend);
 		} else if (l->type == &xb_nn_requant) {
 			double qx = (double)((1 << l->hp.bits) - 1);
 			if (hi <= 0)
@@ -1053,11 +1123,59 @@ nomem:
 	st = xb_raise(&net->err, XB_ENOMEM, "xb_nn_net_quantize: out of memory for %zu "
 		      "calibration samples", n);
 done:
-	if (vals)
-		for (int i = 0; i < nl; i++)
+	for (int i = 0; i < nl; i++) {
+		if (vals)
 			free(vals[i]);
+		if (outs)
+			free(outs[i]);
+	}
 	free(vals);
 	free(nv);
+	free(outs);
+	free(nout);
+	return st;
+}
+
+xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
+{
+	size_t osz = xb_nn_shape_size(xb_nn_net_out_shape(net));
+	float *y = NULL;
+	xb_status st = XB_OK;
+
+	if (!net->quantized)
+		return xb_raise(&net->err, XB_ESTATE, "offset calibration: the network is not in "
+				"quantized mode (xb_nn_net_quantize first)");
+	if (n == 0 || !x)
+		return xb_raise(&net->err, XB_EINVAL, "offset calibration: no samples");
+	if (!net->backend.type || net->backend.type == &xb_nn_backend_float_type ||
+	    !net->backend.type->mvm_codes)
+		return XB_OK;
+	if (!(y = malloc((n < NN_EVAL_BATCH ? n : NN_EVAL_BATCH) * osz * sizeof *y)))
+		return xb_raise(&net->err, XB_ENOMEM, "offset calibration: out of memory");
+	for (int i = 0; i < net->nlayers && st == XB_OK; i++) {
+		xb_nn_layer *l = net->layers[i];
+		xb_nn_quant *q = &l->q;
+		if (l->type->exec != XB_NN_ANALOG)
+			continue;
+		if (!(q->cal_sum = calloc(2 * l->rows, sizeof *q->cal_sum))) {
+			st = xb_raise(&net->err, XB_ENOMEM, "offset calibration: out of memory");
+			break;
+		}
+		for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += NN_EVAL_BATCH) {
+			size_t cnt = n - s0 < NN_EVAL_BATCH ? n - s0 : NN_EVAL_BATCH;
+			st = xb_nn_net_forward(net, cnt, x + s0 * xb_nn_shape_size(net->in), y, 0);
+		}
+		if (st == XB_OK)
+			for (size_t r = 0; r < l->rows; r++)
+				if (q->cal_sum[l->rows + r] > 0)
+					q->offset_lsb[r] = (float)(-q->cal_sum[r] /
+								   q->cal_sum[l->rows + r]);
+		free(q->cal_sum);
+		q->cal_sum = NULL;
+		nn_quant_refresh(net);
+	}
+	net->fwd_n = 0;
+	free(y);
 	return st;
 }
 

@@ -69,7 +69,7 @@ static const xb_key train_keys[] = {
 	  "peak learning rate of the fine-tuning" },
 	{ "train.calib_samples", XB_KEY_INT, "samples", 1, 1e9, NULL, "1000",
 	  "training samples that calibrate the quantization" },
-	{ "train.quant_percentile", XB_KEY_DOUBLE, "%", 50, 100, NULL, "99.99",
+	{ "train.quant_percentile", XB_KEY_DOUBLE, "%", 50, 100, NULL, "99.5",
 	  "activation percentile mapped to the top input code" },
 	{ "train.weight_clip", XB_KEY_DOUBLE, "std", 0, 100, NULL, "0",
 	  "before quantizing, clip each analog layer's weights at this many standard "
@@ -481,10 +481,18 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		if (xb_config_double(cfg, "train.weight_clip") > 0)
 			clip_weights(net, xb_config_double(cfg, "train.weight_clip"));
 		qp.percentile = xb_config_double(cfg, "train.quant_percentile");
+		if (xb_config_key("workload.fill"))
+			qp.fill = xb_config_double(cfg, "workload.fill");
 		if (nc > d.dtrain.n)
 			nc = d.dtrain.n;
 		if ((st = xb_nn_net_quantize(net, nc, d.dtrain.x, &qp)) != XB_OK) {
 			st = xb_raise(err, st, "quantization: %s", xb_nn_net_errmsg(net));
+			goto fail;
+		}
+		if ((!xb_config_key("workload.offset_cal") ||
+		     xb_config_bool(cfg, "workload.offset_cal")) &&
+		    (st = xb_nn_net_calibrate_offsets(net, nc, d.dtrain.x)) != XB_OK) {
+			st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
 			goto fail;
 		}
 		tp.epochs = (int)xb_config_int(cfg, "train.ft_epochs");

@@ -16,6 +16,12 @@
  * tile_base = 0 .. nA-1 of chip 0, the next analog layer the following ones, so every
  * layer has its own fixed pattern.  With `calibration.file` set, every tile gets
  * xb_calibration_apply(cal, tile, global_tile % tiles_per_chip, tiles_per_chip).
+ * A layer's tiles take the layer's sends (xb_nn_mvm.sends) as input.num_sends; a
+ * change of sends rebuilds its matrix on the same tiles.  The output returned is the
+ * digital sum of the row blocks' codes plus half a code per row block (per bit plane
+ * with bit-plane conversion): a code c stands for [c, c + 1), so this is the
+ * midpoint reconstruction; sums at the limits of the digital range are returned as
+ * they are (saturated).
  * Float mode falls back to the float backend (sgemm): the float network is the
  * reference, not a device.
  *
@@ -90,8 +96,10 @@ xb_device_nn *xb_device_nn_new(const xb_tile_params *p, const char *calibration_
 			       xb_err *err);
 void xb_device_nn_free(xb_device_nn *d);
 const char *xb_device_nn_errmsg(const xb_device_nn *d);
-/* The backend to give xb_nn_net_set_backend(): gain adc.gain, output range of the
- * tiles' digital sums (xb_tile_output_range).  D must outlive its use. */
+/* The backend to give xb_nn_net_set_backend(): gain adc.gain per send (in codes of
+ * adc.bits), sends input.num_sends, output range of the tiles' digital sums
+ * (xb_tile_output_range), linear range the smaller of that and the integrator's limits
+ * (the ADC's range for the ideal model, which has none).  D must outlive its use. */
 xb_nn_backend xb_device_nn_backend(xb_device_nn *d);
 extern const xb_nn_backend_type xb_device_nn_type;
 /* Global number of the first sample of the next forward pass. */

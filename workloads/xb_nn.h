@@ -44,6 +44,16 @@
  * and m_y = 0 where the backend saturated (y_lsb at its lsb_min/lsb_max): the gain
  * cancels in float units but sets which outputs saturate.
  *
+ * Sends.  The device repeats an input vector's events `sends` times (the tile's
+ * input.num_sends, BrainScaleS-2's num_sends), so y_lsb ~= sends * g * sum Wq xq and a
+ * layer's gain is g_l = sends * g (g_l replaces g above).  With a percentile p of the
+ * layer's raw output |g Wq xq| of one send (calibration data, in LSB; zero-point term
+ * included, since the device integrates it), xb_nn_net_quantize() sets each layer left
+ * at sends=0 to clamp(floor(fill * lsb_linear / p), 1, max_sends): small outputs are
+ * lifted above the read noise, and the largest stay inside the linear range.  With
+ * fill = 0, or a backend with no linear limit, such layers stay at 0: they take the
+ * sends of the backend they run on (the device's input.num_sends, 1 for the float one).
+ *
  * Re-quantization (layer "requant", digital): between analog layers the int8 output
  * becomes the next layer's input code by a shift and a clamp, like BrainScaleS-2's
  * converting ReLU: code = clamp(a >> shift, 0, Qx), a = y_lsb + d (arithmetic shift:
@@ -101,7 +111,8 @@
  *   maxpool kernel= stride= | avgpool kernel= stride= (stride defaults to the kernel) |
  *   batchnorm eps= momentum= | relu | flatten | requant shift=S (-1: chosen by
  *   xb_nn_net_quantize) bits=BX
- * Analog layers also take wbits= and xbits= (default 6 and 5).  xb_nn_arch() returns
+ * Analog layers also take wbits= and xbits= (default 6 and 5) and sends= (0: chosen
+ * by xb_nn_net_quantize(); 1 .. 64).  xb_nn_arch() returns
  * the spec of the stock networks, whose names are also accepted as specs.  In an INI
  * value keep specs on one line with ';' right after a word ("a; b"): inih takes " ;"
  * for the start of a comment.  The C builder is xb_nn_net_new() + xb_nn_net_add().
@@ -135,6 +146,7 @@ extern "C" {
 #define XB_NN_MAX_TENSORS 4      /* tensors per layer (params then states) */
 #define XB_NN_MAX_RANK 4         /* rank of a tensor */
 #define XB_NN_SHIFT_AUTO (-1)    /* requant shift chosen by xb_nn_net_quantize() */
+#define XB_NN_MAX_SENDS 64       /* most sends of an analog layer */
 
 /* Shape of one sample: h x w x c, channels last. */
 typedef struct xb_nn_shape {
@@ -161,6 +173,8 @@ typedef struct xb_nn_hyper {
 	int shift;             /* requant: right shift, XB_NN_SHIFT_AUTO to calibrate */
 	int bits;              /* requant: output code bits (5) */
 	int wbits, xbits;      /* analog layers: weight and input bits (6, 5) */
+	int sends;             /* analog layers: sends of each input vector, 0 = chosen by
+				* xb_nn_net_quantize() (see the design comment) */
 } xb_nn_hyper;
 
 /* Default hyper-parameters (all options at their defaults). */
@@ -174,8 +188,11 @@ typedef struct xb_nn_quant {
 	int x_from;            /* index of the requant layer that sets s_x, -1: own s_x */
 	int8_t *wq;            /* weight codes [rows][cols] (owned), NULL until quantized */
 	float *bias_lsb;       /* d: digital offset per output in LSB (owned) */
+	float *offset_lsb;     /* measured offset correction per output, in d (owned) */
 	uint64_t wq_version;   /* layer version wq was computed from */
 	float lsb_scale;       /* k = s_w s_x / g of the last quantized forward */
+	double *cal_sum;       /* xb_nn_net_calibrate_offsets: [rows] sums of device - ideal,
+				* [rows] their counts; NULL otherwise */
 } xb_nn_quant;
 
 typedef struct xb_nn_layer xb_nn_layer;
@@ -286,6 +303,7 @@ typedef struct xb_nn_mvm {
 	const float *w;              /* float weights [rows][cols], row-major */
 	const int8_t *wq;            /* weight codes [rows][cols]; NULL in float mode */
 	uint64_t version;            /* changes whenever w or wq change */
+	int sends;                   /* quantized mode: sends of each vector (>= 1) */
 } xb_nn_mvm;
 
 /* A backend type.  Called from one thread at a time, batches as the layer forms them
@@ -306,8 +324,11 @@ typedef struct xb_nn_backend_type {
 struct xb_nn_backend {
 	const xb_nn_backend_type *type;
 	void *state;                 /* handed to the type's functions, owned by the caller */
-	double gain;                 /* g: LSB per unit of xq * wq (> 0) */
+	double gain;                 /* g: LSB per unit of xq * wq and send (> 0) */
 	double lsb_min, lsb_max;     /* output range; outputs at a limit count as saturated */
+	double lsb_linear;           /* |y_lsb| up to which the device is linear (+inf: no limit) */
+	int sends;                   /* sends of layers left at sends=0 when no fill is asked */
+	int max_sends;               /* most sends the device takes (>= 1) */
 };
 
 /* The float backend: sgemm; quantized mode returns gain * Wq xq exactly (no noise, no
@@ -385,18 +406,32 @@ xb_status xb_nn_net_fold(xb_nn_net *net);
 /* ---- quantization ---------------------------------------------------------------- */
 
 typedef struct xb_nn_quant_params {
-	double percentile;     /* activation range for input scales and shifts, % (99.99) */
+	double percentile;     /* activation range for input scales and shifts, % (99.5:
+				* the KWS model through the ideal device, 70 % at 99.99,
+				* 78 % at 99.9, 84 % at 99.5) */
 	int quantize_inputs;   /* first analog layer: choose s_x and z from data (1) */
+	double fill;           /* sends=0 layers: fraction of lsb_linear their raw output's
+				* percentile may reach (0.5); 0: the backend's sends */
 } xb_nn_quant_params;
 
 xb_nn_quant_params xb_nn_quant_default_params(void);
 /* Calibrate the quantization for the current backend's gain from N samples X: the first
- * analog layer's s_x and z from the data range, every requant shift left at
- * XB_NN_SHIFT_AUTO so that the 'percentile' of its input maps to Qx, the chain of
- * scales; then switch the network to quantized mode.  XB_EUNSUPPORTED if a batch norm
- * is left (fold first). */
+ * analog layer's s_x and z from the data range, the sends of every analog layer left at
+ * 0 (see the design comment), every requant shift left at XB_NN_SHIFT_AUTO so that the
+ * 'percentile' of its input maps to Qx, the chain of scales; then switch the network
+ * to quantized mode.  XB_EUNSUPPORTED if a batch norm is left (fold first). */
 xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 			     const xb_nn_quant_params *qp);
+/* Digital offset calibration, as a chip's bring-up does it: for each analog layer in
+ * network order, run the quantized network on the N samples X through the current
+ * backend and set the layer's offset correction to minus the mean, per output, of
+ * (backend output - ideal S g Wq xq) over the samples and positions, leaving out
+ * saturated outputs; the correction joins d (rounded with it).  It removes whatever
+ * is systematic per output: the fixed-pattern ADC offsets, the integrator's leak of
+ * a constant input share (zero point), the codes' floor.  The float backend (ideal)
+ * gets zero corrections.  Corrections are reset by xb_nn_net_quantize() and are not
+ * saved in model files (they belong to one chip). */
+xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x);
 /* Switch between float (0) and quantized (1) mode.  XB_ESTATE for 1 before quantize. */
 xb_status xb_nn_net_set_quantized(xb_nn_net *net, int quantized);
 int xb_nn_net_quantized(const xb_nn_net *net);
