@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "xb_walk.h"
+#include "xb_device_nn.h"
 #include "xb_traces.h"
 
 #include <check.h>
@@ -227,8 +228,16 @@ START_TEST(test_midpoint)
 	/* a crossing exactly at a level: 0.6 at 4 */
 	ck_assert_double_eq_tol(xb_walk_midpoint(lv, acc, 4, 0.6), 4.0, 1e-9);
 	ck_assert_int_eq(xb_walk_noise_parse("multiplicative"), XB_WALK_MULTIPLICATIVE);
-	ck_assert_int_eq(xb_walk_noise_parse("device"), -1);
+	ck_assert_int_eq(xb_walk_noise_parse("device"), XB_WALK_DEVICE);
+	ck_assert_int_eq(xb_walk_noise_parse("gaussian"), -1);
 	ck_assert_str_eq(xb_walk_noise_name(XB_WALK_COMBINED), "combined");
+	ck_assert_str_eq(xb_walk_noise_name((xb_walk_noise)9), "?");
+	ck_assert_int_eq(xb_walk_source_parse("fpn_offset"), XB_WALK_SRC_FPN_OFFSET);
+	ck_assert_int_eq(xb_walk_source_parse("shot"), -1);
+	ck_assert_str_eq(xb_walk_source_key(XB_WALK_SRC_FPN_GAIN), "noise.fpn_gain");
+	ck_assert_str_eq(xb_walk_source_unit(XB_WALK_SRC_FPN_GAIN), "relative");
+	ck_assert_str_eq(xb_walk_source_unit(XB_WALK_SRC_READ), "LSB");
+	ck_assert_str_eq(xb_walk_source_name(XB_WALK_SRC_EVENT), "event");
 }
 END_TEST
 
@@ -319,6 +328,33 @@ START_TEST(test_errors)
 	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
 	q = p; q.mode = (xb_walk_mode)7;
 	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
+	q = p; q.binary_band = 0.6;
+	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "binary_band"));
+	q = p; q.rank = 2; q.nranks = 2;
+	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "rank"));
+	q = p; q.noise = XB_WALK_DEVICE;   /* no tile parameters */
+	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "device"));
+	xb_tile_params tp = xb_tile_default_params();
+	q.device = &tp;
+	q.source = (xb_walk_source)17;
+	ck_assert_int_eq(xb_walk_run(net, &d, &q, &r, &err), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "source"));
+	/* the line network's dense layer is analog: a net of digital layers only is not */
+	{
+		xb_nn_shape in1 = { 1, 1, 2 };
+		xb_nn_net *dig = xb_nn_net_new(in1, &err);
+		ck_assert_int_eq(xb_nn_net_add(dig, "relu", NULL), XB_OK);
+		int32_t l2[2] = { 0, 1 };
+		float x2[4] = { 1, 0, 0, 1 };
+		xb_nn_data d2 = { 2, x2, l2 };
+		q.source = XB_WALK_SRC_READ;
+		ck_assert_int_eq(xb_walk_run(dig, &d2, &q, &r, &err), XB_EUNSUPPORTED);
+		ck_assert_ptr_nonnull(strstr(err.msg, "analog"));
+		xb_nn_net_free(dig);
+	}
 	ck_assert_int_eq(xb_walk_run(NULL, &d, &p, &r, &err), XB_EINVAL);
 	/* a label beyond the two outputs names the sample */
 	lab[3] = 2;
@@ -353,7 +389,10 @@ START_TEST(test_config)
 	ck_assert_int_eq(xb_walk_params_from_config(cfg, &p, &err), XB_OK);
 	ck_assert_int_eq(p.nlevels, 16);
 	ck_assert_int_eq(p.noise, XB_WALK_ADDITIVE);
-	ck_assert_int_eq(xb_config_set(cfg, "walk.noise", "device", "-s"), XB_ECONFIG);
+	ck_assert_int_eq(xb_config_set(cfg, "walk.noise", "gaussian", "-s"), XB_ECONFIG);
+	ck_assert_int_eq(xb_config_set(cfg, "walk.source", "shot", "-s"), XB_ECONFIG);
+	ck_assert_int_eq(xb_config_set(cfg, "walk.binary_band", "0.7", "-s"), XB_ECONFIG);
+	ck_assert_int_eq(xb_config_set(cfg, "walk.source", "fpn_gain", "-s"), XB_OK);
 	ck_assert_int_eq(xb_config_set(cfg, "walk.ratio", "1.5", "-s"), XB_ECONFIG);
 	ck_assert_int_eq(xb_config_set(cfg, "walk.levels", "1", "-s"), XB_ECONFIG);
 	ck_assert_int_eq(xb_config_set(cfg, "walk.noise", "combined", "-s"), XB_OK);
@@ -361,6 +400,8 @@ START_TEST(test_config)
 	ck_assert_int_eq(xb_walk_params_from_config(cfg, &p, &err), XB_OK);
 	ck_assert_int_eq(p.noise, XB_WALK_COMBINED);
 	ck_assert_int_eq(p.mode, XB_WALK_GLOBAL);
+	ck_assert_int_eq(p.source, XB_WALK_SRC_FPN_GAIN);
+	ck_assert_double_eq(p.binary_band, 0.05);
 	ck_assert_int_eq(xb_config_set(cfg, "walk.level_min", "20", "-s"), XB_OK);
 	ck_assert_int_eq(xb_walk_params_from_config(cfg, &p, &err), XB_ECONFIG);
 	ck_assert_ptr_nonnull(strstr(err.msg, "walk.level_max"));
@@ -383,6 +424,342 @@ START_TEST(test_config)
 }
 END_TEST
 
+
+/* Weight and activation statistics of the line network, in closed form. */
+START_TEST(test_stats)
+{
+	float *x;
+	int32_t *lab;
+	xb_nn_data d;
+	xb_err err = { 0 };
+	xb_nn_net *net = line_net();
+	line_data(100, &x, &lab, &d);
+	xb_walk_params p = line_params();
+	p.nlevels = 4;
+	p.repeats = 1;
+	xb_walk_result *r = NULL;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r, &err), XB_OK);
+	/* one weight layer, W = (-1, +1): mean |w| = max |w| = 1, 2 weights */
+	ck_assert_uint_eq(r->nweights, 1);
+	ck_assert_str_eq(r->w_name[0], "1.dense");
+	ck_assert_int_eq(r->w_layer[0], 0);
+	ck_assert_uint_eq(r->w_count[0], 2);
+	ck_assert_double_eq_tol(r->w_mean_abs[0], 1.0, 1e-12);
+	ck_assert_double_eq_tol(r->w_max_abs[0], 1.0, 1e-12);
+	/* activations: input +-1.2 (half each), logits (-x, x) = +-1.2 (half each): every
+	 * element at its min or max, near_low = near_high = 1/2, near_binary = 1 */
+	ck_assert_uint_eq(r->nacts, 2);
+	ck_assert_str_eq(r->act_name[1], "1.dense");
+	for (size_t a = 0; a < 2; a++) {
+		ck_assert_double_eq_tol(r->act_min[a], -MU, 1e-6);
+		ck_assert_double_eq_tol(r->act_max[a], MU, 1e-6);
+		ck_assert_double_eq_tol(r->near_low[a], 0.5, 1e-12);
+		ck_assert_double_eq_tol(r->near_high[a], 0.5, 1e-12);
+	}
+	ck_assert_str_eq(r->level_unit, "1");
+	xb_walk_result_free(r);
+	/* a ramp input x_i = i / 99 (i < 100) over [0, 1]: band 0.05 holds i <= 4.95 and
+	 * i >= 94.05: 5 + 5 of 100 elements */
+	for (size_t i = 0; i < 100; i++)
+		x[i] = (float)i / 99.0f;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r, &err), XB_OK);
+	ck_assert_double_eq_tol(r->near_low[0], 0.05, 1e-12);
+	ck_assert_double_eq_tol(r->near_high[0], 0.05, 1e-12);
+	xb_walk_result_free(r);
+	xb_nn_net_free(net);
+	free(x);
+	free(lab);
+}
+END_TEST
+
+/* A reducer that keeps the counts of each rank's call (one process plays the ranks). */
+typedef struct fake_ranks {
+	uint64_t *counts[3];
+	size_t n;
+	int calls, fail;
+} fake_ranks;
+
+static int fake_reduce(void *ud, uint64_t *counts, size_t n, int ok)
+{
+	fake_ranks *f = ud;
+	if (!ok || f->fail)
+		return 0;
+	f->counts[f->calls] = malloc(n * sizeof *counts);
+	memcpy(f->counts[f->calls], counts, n * sizeof *counts);
+	f->n = n;
+	f->calls++;
+	return 1;
+}
+
+/* Items dealt over 3 ranks: the counts of the ranks add up to the serial run's, each
+ * item counted by exactly one rank; a failing reduction fails the walk. */
+START_TEST(test_ranks)
+{
+	float *x;
+	int32_t *lab;
+	xb_nn_data d;
+	xb_err err = { 0 };
+	xb_nn_net *net = cnn(&x, &lab, &d, 300);
+	xb_walk_params p = xb_walk_default_params();
+	p.nlevels = 5;
+	p.repeats = 2;
+	p.samples = 300;
+	p.bootstrap = 20;
+	xb_walk_result *serial = NULL, *r = NULL;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &serial, &err), XB_OK);
+	fake_ranks f;
+	memset(&f, 0, sizeof f);
+	p.nranks = 3;
+	p.reduce = fake_reduce;
+	p.reduce_ud = &f;
+	for (int k = 0; k < 3; k++) {
+		p.rank = k;
+		ck_assert_int_eq(xb_walk_run(net, &d, &p, &r, &err), XB_OK);
+		/* clean pass and statistics are every rank's own, in full */
+		ck_assert_double_eq(r->clean_accuracy, serial->clean_accuracy);
+		ck_assert_mem_eq(r->near_low, serial->near_low, r->nacts * sizeof(double));
+		xb_walk_result_free(r);
+	}
+	ck_assert_int_eq(f.calls, 3);
+	ck_assert_uint_eq(f.n, serial->nsites * 2 * 5);
+	for (size_t i = 0; i < f.n; i++) {
+		uint64_t want = (uint64_t)llround(serial->acc[i] * 300.0);
+		ck_assert_uint_eq(f.counts[0][i] + f.counts[1][i] + f.counts[2][i], want);
+		/* item i belongs to rank i mod 3 alone */
+		for (int k = 0; k < 3; k++)
+			if ((size_t)k != i % 3)
+				ck_assert_uint_eq(f.counts[k][i], 0);
+	}
+	for (int k = 0; k < 3; k++)
+		free(f.counts[k]);
+	f.fail = 1;
+	p.rank = 1;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r, &err), XB_ESTATE);
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_nonnull(strstr(err.msg, "another rank"));
+	xb_walk_result_free(serial);
+	xb_nn_net_free(net);
+	free(x);
+	free(lab);
+}
+END_TEST
+
+/* A float CNN without batch norm for the device; labels are its float answers. */
+static xb_nn_net *dev_net(float **x, int32_t **label, xb_nn_data *d, size_t n)
+{
+	xb_err err = { 0 };
+	xb_nn_net *net = xb_nn_net_from_spec("input 6x6x1; conv2d out=4 kernel=3; relu; "
+					     "maxpool kernel=2; flatten; dense out=3", 11, &err);
+	ck_assert_msg(net != NULL, "%s", err.msg);
+	*x = malloc(n * 36 * sizeof **x);
+	*label = malloc(n * sizeof **label);
+	float *y = malloc(n * 3 * sizeof *y);
+	ck_assert(*x && *label && y);
+	uint32_t s = 777;
+	for (size_t i = 0; i < n * 36; i++) {
+		s = s * 1664525u + 1013904223u;   /* LCG, values in [0, 1) */
+		(*x)[i] = (float)((s >> 8) * (1.0 / 16777216.0));
+	}
+	ck_assert_int_eq(xb_nn_net_forward(net, n, *x, y, 0), XB_OK);
+	for (size_t i = 0; i < n; i++) {
+		int b = 0;
+		for (int c = 1; c < 3; c++)
+			if (y[i * 3 + c] > y[i * 3 + b])
+				b = c;
+		(*label)[i] = b;
+	}
+	free(y);
+	d->n = n;
+	d->x = *x;
+	d->label = *label;
+	return net;
+}
+
+/* Device noise: the analog layers are the sites, levels absolute in LSB, results
+ * independent of the thread count, the network's backend and mode restored, accuracy
+ * falling to chance at large read noise; the fixed-pattern sources run too. */
+START_TEST(test_device)
+{
+	float *x;
+	int32_t *lab;
+	xb_nn_data d;
+	xb_err err = { 0 };
+	xb_nn_net *net = dev_net(&x, &lab, &d, 400);
+	xb_tile_params tp = xb_tile_default_params();
+	tp.adc.gain = 0.05;   /* enough signal for a random small net's outputs */
+	xb_walk_params p = xb_walk_default_params();
+	p.noise = XB_WALK_DEVICE;
+	p.device = &tp;
+	p.nlevels = 5;
+	p.level_min = 0.1;
+	p.level_max = 1000;
+	p.repeats = 2;
+	p.samples = 300;
+	p.bootstrap = 20;
+	xb_walk_result *r1 = NULL, *r2 = NULL;
+	int saved = omp_get_max_threads();
+	omp_set_num_threads(1);
+	ck_assert_msg(xb_walk_run(net, &d, &p, &r1, &err) == XB_OK, "%s", err.msg);
+	omp_set_num_threads(2);
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r2, &err), XB_OK);
+	omp_set_num_threads(saved);
+	/* the float network comes back as it was: float mode, float backend */
+	ck_assert_int_eq(xb_nn_net_quantized(net), 0);
+	ck_assert_ptr_eq(xb_nn_net_backend(net)->type, &xb_nn_backend_float_type);
+	/* sites: 1.conv2d and 5.dense (the analog layers) */
+	ck_assert_uint_eq(r1->nsites, 2);
+	ck_assert_str_eq(r1->name[0], "1.conv2d");
+	ck_assert_str_eq(r1->name[1], "5.dense");
+	ck_assert_int_eq(r1->layer[1], 4);
+	ck_assert_double_eq(r1->scale[0], 1.0);
+	ck_assert_str_eq(r1->level_unit, "LSB");
+	ck_assert_mem_eq(r1->acc, r2->acc, 2 * 2 * 5 * sizeof(double));
+	/* the clean device is the quantized net: better than chance (1/3) on float labels */
+	ck_assert_msg(r1->clean_accuracy > 0.6, "clean %g", r1->clean_accuracy);
+	/* read noise of 1000 LSB in the last layer swamps its outputs: near chance */
+	ck_assert_msg(r1->acc_mean[1 * 5 + 4] < 0.5, "acc %g", r1->acc_mean[9]);
+	ck_assert_msg(fabs(r1->acc_mean[0] - r1->clean_accuracy) < 0.05, "acc %g",
+		      r1->acc_mean[0]);
+	xb_walk_result_free(r2);
+	/* fixed-pattern gain and global mode run; gain 0 .. 1000 relative: outputs
+	 * scrambled at the top */
+	p.source = XB_WALK_SRC_FPN_GAIN;
+	p.mode = XB_WALK_GLOBAL;
+	p.level_max = 100;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r2, &err), XB_OK);
+	ck_assert_uint_eq(r2->nsites, 1);
+	ck_assert_str_eq(r2->level_unit, "relative");
+	ck_assert_double_eq(r2->clean_accuracy, r1->clean_accuracy);
+	ck_assert(r2->acc_mean[4] < r2->acc_mean[0]);
+	xb_walk_result_free(r2);
+	p.source = XB_WALK_SRC_FPN_OFFSET;
+	p.mode = XB_WALK_WALKING;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r2, &err), XB_OK);
+	xb_walk_result_free(r2);
+	xb_walk_result_free(r1);
+	xb_nn_net_free(net);
+	free(x);
+	free(lab);
+}
+END_TEST
+
+/* Read a report's .dat file into lines. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s", path);
+	char *buf = malloc(1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char p[1024];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* The report of a walk file: its .dat files hold the file's numbers to the last bit. */
+START_TEST(test_report)
+{
+	float *x;
+	int32_t *lab;
+	xb_nn_data d;
+	xb_err err = { 0 };
+	xb_nn_net *net = line_net();
+	line_data(400, &x, &lab, &d);
+	xb_walk_params p = line_params();
+	p.nlevels = 8;
+	xb_walk_result *r = NULL;
+	ck_assert_int_eq(xb_walk_run(net, &d, &p, &r, &err), XB_OK);
+	const char *bd = getenv("XB_BUILDDIR") ? getenv("XB_BUILDDIR") : ".";
+	char h5[512], dir[512], dir2[512], path[1024];
+	snprintf(h5, sizeof h5, "%s/check_walk_rep_%d.h5", bd, (int)getpid());
+	snprintf(dir, sizeof dir, "%s/check_walk_rep_%d", bd, (int)getpid());
+	snprintf(dir2, sizeof dir2, "%s/check_walk_rep2_%d", bd, (int)getpid());
+	ck_assert_int_eq(xb_walk_save(r, h5, NULL, NULL, &err), XB_OK);
+	int figs = 7;
+	ck_assert_msg(xb_walk_report(h5, dir, "", &figs, &err) == XB_OK, "%s", err.msg);
+	ck_assert_int_eq(figs, -1);   /* no gnuplot: data and scripts only */
+	ck_assert(exists(dir, "accuracy.dat") && exists(dir, "accuracy.gp") &&
+		  exists(dir, "midpoints.dat") && exists(dir, "midpoints.gp") &&
+		  exists(dir, "summary.md") && !exists(dir, "accuracy.png"));
+	/* accuracy.dat: 3 comment lines, then level and the 2 sites' mean accuracy */
+	snprintf(path, sizeof path, "%s/accuracy.dat", dir);
+	char *txt = slurp(path), *line = txt;
+	int rows = 0;
+	while (line && *line) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (*line != '#') {
+			double lv, a0, a1;
+			ck_assert_int_eq(sscanf(line, "%lf %lf %lf", &lv, &a0, &a1), 3);
+			ck_assert_double_eq(lv, r->levels[rows]);
+			ck_assert_double_eq(a0, r->acc_mean[rows]);
+			ck_assert_double_eq(a1, r->acc_mean[8 + rows]);
+			rows++;
+		} else if (strncmp(line, "# level", 7) == 0) {
+			ck_assert_str_eq(line, "# level input 1.dense");
+		}
+		line = next;
+	}
+	ck_assert_int_eq(rows, 8);
+	free(txt);
+	/* midpoints.dat: index site midpoint lo hi */
+	snprintf(path, sizeof path, "%s/midpoints.dat", dir);
+	txt = slurp(path);
+	line = strstr(txt, "\n0 ");
+	ck_assert_ptr_nonnull(line);
+	for (int s = 0; s < 2; s++) {
+		int k;
+		char nm[64];
+		double m, lo, hi;
+		ck_assert_int_eq(sscanf(line + 1, "%d %63s %lf %lf %lf", &k, nm, &m, &lo, &hi), 5);
+		ck_assert_int_eq(k, s);
+		ck_assert_str_eq(nm, r->name[s]);
+		ck_assert_double_eq(m, r->midpoint[s]);
+		ck_assert_double_eq(lo, r->midpoint_lo[s]);
+		ck_assert_double_eq(hi, r->midpoint_hi[s]);
+		line = strchr(line + 1, '\n');
+	}
+	free(txt);
+	snprintf(path, sizeof path, "%s/accuracy.gp", dir);
+	txt = slurp(path);
+	ck_assert_ptr_nonnull(strstr(txt, "set logscale x"));
+	ck_assert_ptr_nonnull(strstr(txt, "chance = 0.5"));
+	free(txt);
+	/* the directory exists now: refused */
+	ck_assert_int_eq(xb_walk_report(h5, dir, "", NULL, &err), XB_EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "exists"));
+	/* with gnuplot, where configure found one, the figures are drawn */
+	if (XB_GNUPLOT[0] && access(XB_GNUPLOT, X_OK) == 0) {
+		ck_assert_int_eq(xb_walk_report(h5, dir2, NULL, &figs, &err), XB_OK);
+		ck_assert_int_eq(figs, 2);
+		ck_assert(exists(dir2, "accuracy.png") && exists(dir2, "midpoints.png"));
+	}
+	/* not a walk file: a model file */
+	snprintf(path, sizeof path, "%s/check_walk_model_%d.h5", bd, (int)getpid());
+	ck_assert_int_eq(xb_nn_net_save(net, path, NULL, NULL, &err), XB_OK);
+	char dir3[600];
+	snprintf(dir3, sizeof dir3, "%s_m", dir);
+	ck_assert_int_eq(xb_walk_report(path, dir3, "", NULL, &err), XB_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err.msg, XB_WALK_SCHEMA));
+	unlink(path);
+	char cmd[2200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, dir2);
+	ck_assert_int_eq(system(cmd), 0);
+	unlink(h5);
+	xb_walk_result_free(r);
+	xb_nn_net_free(net);
+	free(x);
+	free(lab);
+}
+END_TEST
+
 static Suite *walk_suite(void)
 {
 	Suite *s = suite_create("walk");
@@ -390,6 +767,10 @@ static Suite *walk_suite(void)
 	tcase_add_test(core, test_line_additive);
 	tcase_add_test(core, test_threads);
 	tcase_add_test(core, test_file);
+	tcase_add_test(core, test_stats);
+	tcase_add_test(core, test_ranks);
+	tcase_add_test(core, test_device);
+	tcase_add_test(core, test_report);
 	tcase_set_timeout(core, 120);
 	suite_add_tcase(s, core);
 	TCase *lim = tcase_create("limits");

@@ -62,7 +62,7 @@ expect 2 "expected a file name" $xb info
 expect 2 "unexpected argument" $xb run extra
 expect 2 "expected a number of inferences" $xb run --timed x
 expect 1 "workload.model" $xb run -s workload.model="$tmp/none.h5"
-expect 2 "device" $xb walk --noise device
+expect 2 "gaussian" $xb walk --noise gaussian
 expect 2 "extra" $xb walk extra
 expect 1 "walk.levels" $xb walk -s walk.levels=1
 expect 1 "$tmp/nonexistent" $xb walk -o "$tmp/nonexistent/w.h5"
@@ -81,6 +81,15 @@ expect 0 "" $xb measure -p hx -s tile.cols=8 -o "$tmp/m.h5"
 expect 0 "xbarsim-measurement" $xb info "$tmp/m.h5"
 expect 0 "" $xb calibrate "$tmp/m.h5" -o "$tmp/c.h5"
 expect 0 "xbarsim-calibration" $xb info "$tmp/c.h5"
+
+# A tiny walk of the shipped MLP and its report: `report` dispatches on the schema.
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+	expect 0 "walk file: $tmp/w.h5" $xb walk -s workload.model="$src/workloads/models/mlp.h5" \
+		-s workload.data=fashion-mnist -s walk.samples=100 -s walk.levels=2 \
+		-s walk.repeats=1 -o "$tmp/w.h5" --progress=none
+	expect 0 "summary.md" $xb report "$tmp/w.h5" -o "$tmp/wrep"
+	expect 0 "2.dense" cat "$tmp/wrep/midpoints.dat" "$tmp/wrep/accuracy.gp"
+fi
 
 echo "cli.sh: $((n - fail)) passed, $fail failed"
 [ "$fail" -eq 0 ]

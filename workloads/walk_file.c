@@ -12,8 +12,12 @@
 #include <string.h>
 
 static const xb_key walk_keys[] = {
-	{ "walk.noise", XB_KEY_ENUM, "", 0, 0, "additive|multiplicative|combined", "additive",
-	  "noise type injected at the sites (--noise overrides)" },
+	{ "walk.noise", XB_KEY_ENUM, "", 0, 0, "additive|multiplicative|combined|device",
+	  "additive", "noise type injected at the sites (--noise overrides)" },
+	{ "walk.source", XB_KEY_ENUM, "", 0, 0, "read|fpn_gain|fpn_offset|event|fpn_synapse",
+	  "read", "device noise: the source walked (its sigma is the level: LSB or relative)" },
+	{ "walk.binary_band", XB_KEY_DOUBLE, "", 1e-6, 0.5, NULL, "0.05",
+	  "near-binary activations: within this fraction of the range of the min or max" },
 	{ "walk.mode", XB_KEY_ENUM, "", 0, 0, "walking|global", "walking",
 	  "noise at one site at a time (walking) or at every site at once (global)" },
 	{ "walk.levels", XB_KEY_INT, "", 2, 10000, NULL, "16",
@@ -43,19 +47,50 @@ xb_status xb_walk_register_keys(void)
 	return xb_config_register(walk_keys, sizeof walk_keys / sizeof walk_keys[0]);
 }
 
-static const char *const noise_names[] = { "additive", "multiplicative", "combined" };
+static const char *const noise_names[] = { "additive", "multiplicative", "combined",
+					   "device" };
+static const char *const source_names[] = { "read", "fpn_gain", "fpn_offset", "event",
+					    "fpn_synapse" };
+static const char *const source_keys[] = { "noise.read_lsb", "noise.fpn_gain",
+					   "noise.fpn_offset_lsb", "noise.event_lsb",
+					   "noise.fpn_synapse" };
+#define NNOISE (sizeof noise_names / sizeof noise_names[0])
+#define NSOURCE (sizeof source_names / sizeof source_names[0])
 
 int xb_walk_noise_parse(const char *name)
 {
-	for (int i = 0; name && i < 3; i++)
+	for (size_t i = 0; name && i < NNOISE; i++)
 		if (strcmp(name, noise_names[i]) == 0)
-			return i;
+			return (int)i;
 	return -1;
 }
 
 const char *xb_walk_noise_name(xb_walk_noise noise)
 {
-	return (unsigned)noise < 3 ? noise_names[noise] : "?";
+	return (unsigned)noise < NNOISE ? noise_names[noise] : "?";
+}
+
+int xb_walk_source_parse(const char *name)
+{
+	for (size_t i = 0; name && i < NSOURCE; i++)
+		if (strcmp(name, source_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *xb_walk_source_name(xb_walk_source src)
+{
+	return (unsigned)src < NSOURCE ? source_names[src] : "?";
+}
+
+const char *xb_walk_source_key(xb_walk_source src)
+{
+	return (unsigned)src < NSOURCE ? source_keys[src] : "?";
+}
+
+const char *xb_walk_source_unit(xb_walk_source src)
+{
+	return src == XB_WALK_SRC_FPN_GAIN || src == XB_WALK_SRC_FPN_SYNAPSE ? "relative" : "LSB";
 }
 
 xb_walk_params xb_walk_default_params(void)
@@ -74,6 +109,10 @@ xb_walk_params xb_walk_default_params(void)
 	p.seed = 1;
 	p.bootstrap = 1000;
 	p.confidence = 0.95;
+	p.binary_band = 0.05;
+	p.source = XB_WALK_SRC_READ;
+	p.rank = 0;
+	p.nranks = 1;
 	return p;
 }
 
@@ -92,6 +131,8 @@ xb_status xb_walk_params_from_config(const xb_config *cfg, xb_walk_params *p, xb
 	p->seed = (uint64_t)xb_config_int(cfg, "walk.seed");
 	p->bootstrap = (int)xb_config_int(cfg, "walk.bootstrap");
 	p->confidence = xb_config_double(cfg, "walk.confidence");
+	p->source = (xb_walk_source)xb_config_enum(cfg, "walk.source");
+	p->binary_band = xb_config_double(cfg, "walk.binary_band");
 	if (!(p->level_max > p->level_min))
 		return xb_raise(err, XB_ECONFIG, "walk.level_max = %g must exceed walk.level_min = "
 				"%g", p->level_max, p->level_min);
@@ -108,9 +149,14 @@ xb_status xb_walk_save(const xb_walk_result *r, const char *path, const char *co
 	xb_status st;
 	int64_t S = (int64_t)r->nsites, L = r->nlevels, R = r->repeats;
 	int64_t d1[1] = { S }, dl[1] = { L }, d2[2] = { S, L }, d3[3] = { S, R, L };
+	int64_t A = (int64_t)r->nacts, W = (int64_t)r->nweights;
+	int64_t da[1] = { A }, dw[1] = { W };
 	double *clean = malloc((size_t)S * sizeof *clean), *chance = malloc((size_t)S * sizeof *chance);
 	int32_t *layer = malloc((size_t)S * sizeof *layer);
-	if (!clean || !chance || !layer) {
+	int32_t *alayer = malloc(((size_t)A + 1) * sizeof *alayer);
+	int32_t *wlayer = malloc(((size_t)W + 1) * sizeof *wlayer);
+	double *binary = malloc(((size_t)A + 1) * sizeof *binary);
+	if (!clean || !chance || !layer || !alayer || !wlayer || !binary) {
 		st = xb_raise(err, XB_ENOMEM, "walk: out of memory writing %s", path);
 		goto out;
 	}
@@ -119,7 +165,14 @@ xb_status xb_walk_save(const xb_walk_result *r, const char *path, const char *co
 		chance[s] = r->chance_accuracy;
 		layer[s] = r->layer[s];
 	}
+	for (int64_t a = 0; a < A; a++) {
+		alayer[a] = r->act_layer[a];
+		binary[a] = r->near_low[a] + r->near_high[a];
+	}
+	for (int64_t k = 0; k < W; k++)
+		wlayer[k] = r->w_layer[k];
 	const xb_walk_params *p = &r->params;
+	int dev = p->noise == XB_WALK_DEVICE;
 	if ((st = xb_h5w_attr_str(w, "/", "noise", xb_walk_noise_name(p->noise))) ||
 	    (st = xb_h5w_attr_str(w, "/", "mode", p->mode == XB_WALK_GLOBAL ? "global" :
 				  "walking")) ||
@@ -132,6 +185,11 @@ xb_status xb_walk_save(const xb_walk_result *r, const char *path, const char *co
 	    (st = xb_h5w_attr_double(w, "/", "confidence", p->confidence)) ||
 	    (st = xb_h5w_attr_double(w, "/", "target_accuracy", r->target)) ||
 	    (st = xb_h5w_attr_str(w, "/", "interval", "percentile bootstrap over repeats")) ||
+	    (st = xb_h5w_attr_str(w, "/", "level_unit", r->level_unit ? r->level_unit : "1")) ||
+	    (st = xb_h5w_attr_str(w, "/", "source", dev ? xb_walk_source_name(p->source) : "")) ||
+	    (st = xb_h5w_attr_str(w, "/", "source_key", dev ? xb_walk_source_key(p->source) :
+				  "")) ||
+	    (st = xb_h5w_attr_double(w, "/", "binary_band", p->binary_band)) ||
 	    (st = xb_h5w_group(w, "/sites", NULL, 0)) ||
 	    (st = xb_h5w_write(w, "/sites/name", XB_H5_STRING, 1, d1, r->name, "1")) ||
 	    (st = xb_h5w_write(w, "/sites/layer", XB_H5_INT32, 1, d1, layer, "1")) ||
@@ -151,6 +209,31 @@ xb_status xb_walk_save(const xb_walk_result *r, const char *path, const char *co
 	    (st = xb_h5w_write(w, "/curves/accuracy", XB_H5_FLOAT64, 2, d2, r->acc_mean, "1")) ||
 	    (st = xb_h5w_write(w, "/curves/accuracy_repeats", XB_H5_FLOAT64, 3, d3, r->acc,
 			       "1")) ||
+	    (st = xb_h5w_group(w, "/activations", NULL, 0)) ||
+	    (A > 0 && ((st = xb_h5w_write(w, "/activations/name", XB_H5_STRING, 1, da,
+					  r->act_name, "1")) ||
+		       (st = xb_h5w_write(w, "/activations/layer", XB_H5_INT32, 1, da, alayer,
+					  "1")) ||
+		       (st = xb_h5w_write(w, "/activations/min", XB_H5_FLOAT64, 1, da,
+					  r->act_min, "activation")) ||
+		       (st = xb_h5w_write(w, "/activations/max", XB_H5_FLOAT64, 1, da,
+					  r->act_max, "activation")) ||
+		       (st = xb_h5w_write(w, "/activations/near_low", XB_H5_FLOAT64, 1, da,
+					  r->near_low, "1")) ||
+		       (st = xb_h5w_write(w, "/activations/near_high", XB_H5_FLOAT64, 1, da,
+					  r->near_high, "1")) ||
+		       (st = xb_h5w_write(w, "/activations/near_binary", XB_H5_FLOAT64, 1, da,
+					  binary, "1")))) ||
+	    (st = xb_h5w_group(w, "/weights", NULL, 0)) ||
+	    (W > 0 && ((st = xb_h5w_write(w, "/weights/name", XB_H5_STRING, 1, dw, r->w_name,
+					  "1")) ||
+		       (st = xb_h5w_write(w, "/weights/layer", XB_H5_INT32, 1, dw, wlayer, "1")) ||
+		       (st = xb_h5w_write(w, "/weights/count", XB_H5_UINT64, 1, dw, r->w_count,
+					  "1")) ||
+		       (st = xb_h5w_write(w, "/weights/mean_abs", XB_H5_FLOAT64, 1, dw,
+					  r->w_mean_abs, "weight")) ||
+		       (st = xb_h5w_write(w, "/weights/max_abs", XB_H5_FLOAT64, 1, dw,
+					  r->w_max_abs, "weight")))) ||
 	    (st = xb_h5w_commit(w))) {
 		st = xb_raise(err, st, "walk: writing %s: %s", path, xb_h5w_errmsg(w));
 		goto out;
@@ -160,5 +243,8 @@ out:
 	free(clean);
 	free(chance);
 	free(layer);
+	free(alayer);
+	free(wlayer);
+	free(binary);
 	return st;
 }
