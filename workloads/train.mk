@@ -28,7 +28,8 @@ nodist_EXTRA_bench_bench_train_SOURCES = dummy.cxx
 # Shipped files: the trained models and the KWS test-set features, installed to
 # $(pkgdatadir)/models and $(pkgdatadir)/data (searched by xb_train_model_path and
 # xb_data_path after $XBARSIM_DATA, before the source tree).
-TRAIN_CONFIGS = workloads/configs/kws.ini workloads/configs/lenet5.ini workloads/configs/mlp.ini
+TRAIN_CONFIGS = workloads/configs/kws.ini workloads/configs/lenet5.ini workloads/configs/mlp.ini \
+	workloads/configs/mlp_nobn.ini
 EXTRA_DIST += $(TRAIN_CONFIGS)
 modelsdir = $(pkgdatadir)/models
 dist_models_DATA = workloads/models/kws.h5 workloads/models/lenet5.h5 workloads/models/mlp.h5
