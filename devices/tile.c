@@ -20,6 +20,11 @@
 #define MAX_SOURCES 16
 #define PAD 16            /* column arrays are padded to a multiple of PAD floats */
 #define MAX_SENDS 64
+/* The unordered and ideal models hand sgemm up to GEMM_CHUNKS chunks at once: OpenBLAS
+ * packs the weight matrix afresh in every call, which costs about 8 % of a 64-sample
+ * product on the hx tile.  See xb_tile_mvm for why this keeps results independent of
+ * the thread count. */
+#define GEMM_CHUNKS 4
 
 struct xb_tile {
 	xb_tile_params p;
@@ -49,6 +54,9 @@ struct xb_tile {
 	double *tau_c;            /* [C] leak, us (0 = none) */
 	float *sigma_c;           /* [C] read noise, LSB */
 	float *sigq_c;            /* [C] sigma_c cs: the read noise in codes */
+	float *agf_c, *oqf_c;     /* [ldw] ag_c, oq_c rounded to single precision (fast read-out) */
+	float conv_delta;         /* error bound of the single-precision read-out (see convert_clamped) */
+	int conv_float;           /* the single-precision read-out may be tried (0: double only) */
 	/* derived, in units of input x weight (v / g), padded to ldw */
 	float *lo_w, *hi_w, *knee_w;
 	float *lam, *lam_read;    /* per-event and read-delay leak factors */
@@ -172,6 +180,23 @@ static void derive_columns(xb_tile *t)
 			t->sym_uniform = 0;
 	}
 	t->h_w = t->hi_w[0];
+	{
+		/* The single-precision read-out (convert_clamped): its error bound, from the
+		 * largest code magnitude that is not clipped, offsets and noise (|z| <= 6.34). */
+		double rmax = fmax(fabs((double)t->p.adc.min), fabs((double)t->p.adc.max)) + 2, amax = 0;
+		double nmax = 0;
+
+		for (size_t c = 0; c < t->C; c++) {
+			t->agf_c[c] = (float)t->ag_c[c];
+			t->oqf_c[c] = (float)t->oq_c[c];
+			amax = fmax(amax, fabs(t->oq_c[c]));
+			nmax = fmax(nmax, 6.4 * fabs((double)t->sigq_c[c]));
+			if (!(fabs(t->ag_c[c]) >= 0x1p-100 && fabs(t->ag_c[c]) <= 0x1p100))
+				amax = INFINITY;   /* keep ag_c's float rounding relative */
+		}
+		t->conv_delta = (float)ldexp(rmax + 2 * amax + nmax + 1, -22);
+		t->conv_float = rmax + 2 * amax + nmax < 0x1p20;
+	}
 	/* Lambda(j) = lambda^j by repeated single-precision products (the kernel's
 	 * preparation steps through it the same way, without a table look-up). */
 	t->pw[0] = 1.0f;
@@ -206,6 +231,8 @@ void xb_tile_free(xb_tile *t)
 	free(t->tau_c);
 	free(t->sigma_c);
 	free(t->sigq_c);
+	free(t->agf_c);
+	free(t->oqf_c);
 	free(t->lo_w);
 	free(t->hi_w);
 	free(t->knee_w);
@@ -260,6 +287,8 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->tau_c = xcalloc(t->C, sizeof *t->tau_c);
 	t->sigma_c = xcalloc(t->C, sizeof *t->sigma_c);
 	t->sigq_c = xcalloc(t->C, sizeof *t->sigq_c);
+	t->agf_c = xaligned(t->ldw * sizeof(float));
+	t->oqf_c = xaligned(t->ldw * sizeof(float));
 	t->lo_w = xaligned(t->ldw * sizeof(float));
 	t->hi_w = xaligned(t->ldw * sizeof(float));
 	t->knee_w = xaligned(t->ldw * sizeof(float));
@@ -275,7 +304,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	fx_off = xcalloc(t->C, sizeof *fx_off);
 	fx_lo = xcalloc(t->C, sizeof *fx_lo);
 	fx_hi = xcalloc(t->C, sizeof *fx_hi);
-	if (!t->a_c || !t->ag_c || !t->oq_c || !t->sigq_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
+	if (!t->a_c || !t->ag_c || !t->oq_c || !t->sigq_c || !t->agf_c || !t->oqf_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
 	    !t->hi_w || !t->knee_w || !t->lam || !t->lam_read || !t->pw || !t->w || !t->w_int || !t->w_eff ||
 	    !t->order || !t->row_abs || !fx_gain || !fx_off || !fx_lo || !fx_hi)
 		goto nomem;
@@ -593,10 +622,10 @@ double xb_tile_energy_pj(const xb_tile *t, const xb_tile_counters *c)
 /* ---- workspace ------------------------------------------------------------------------------------ */
 
 typedef struct slot {
-	float *X;        /* [CHUNK][R] input codes as floats */
+	float *X;        /* [GEMM_CHUNKS CHUNK][R] input codes as floats */
 	float *A;        /* [sends R][CHUNK] x Lambda per event slot (0 where no event) */
 	float *Bd;       /* [sends R][CHUNK] Lambda (or Lambda h) of the bounds per slot */
-	float *V;        /* [CHUNK][ldw] integrator states or sgemm results */
+	float *V;        /* [GEMM_CHUNKS CHUNK][ldw] integrator states or sgemm results */
 	float *P;        /* [bits][CHUNK][ldw] bit-plane sums */
 	float *Xb;       /* [CHUNK][R] one bit plane */
 	float *v;        /* [ldw] state of one sample */
@@ -671,13 +700,13 @@ xb_tile_work *xb_tile_work_new(const xb_tile *t, xb_err *err)
 	for (size_t i = 0; i < w->nslots; i++) {
 		slot *s = &w->s[i];
 
-		s->X = xaligned(CHUNK * R * sizeof(float));
+		s->X = xaligned(GEMM_CHUNKS * CHUNK * R * sizeof(float));
 		s->A = xaligned(CHUNK * R * sends * sizeof(float));
 		s->Bd = xaligned(CHUNK * R * sends * sizeof(float));
 		s->pws = xaligned(R * sends * sizeof(float));
 		s->cnt = xaligned(CHUNK * sizeof(int32_t));
 		s->cur = xaligned(CHUNK * sizeof(float));
-		s->V = xaligned(CHUNK * ldw * sizeof(float));
+		s->V = xaligned(GEMM_CHUNKS * CHUNK * ldw * sizeof(float));
 		s->P = xaligned(bits * CHUNK * ldw * sizeof(float));
 		s->Xb = xaligned(CHUNK * R * sizeof(float));
 		s->v = xaligned(ldw * sizeof(float));
@@ -890,9 +919,9 @@ static void saturate(const xb_tile *t, float *v, size_t n, unsigned char *sat)
  * a_c g cs rounded once; with a_c = cs = 1 and o_c = n = 0 this is floor(g v) exactly
  * as the mock computes).  CLAMP applies the hard integrator limits to v first (the
  * unordered model's saturation, fused).  PLANE keys the read noise; Z is scratch for
- * the deviates.  Returns the number of clipped conversions. */
+ * the deviates.  Returns the number of clipped conversions (COUNT true; else maybe 0). */
 static uint32_t convert_clamped(const xb_tile *t, const float *v, size_t n, uint64_t sample,
-				uint32_t plane, float *z, int32_t *y, int clamp)
+				uint32_t plane, float *z, int32_t *y, int clamp, int count)
 {
 	const double lo = t->p.adc.min, hi = t->p.adc.max;
 	const int32_t ilo = t->p.adc.min, ihi = t->p.adc.max;
@@ -917,29 +946,79 @@ static uint32_t convert_clamped(const xb_tile *t, const float *v, size_t n, uint
 		size_t c0 = 0;
 
 #if defined(__AVX512F__)
-		/* The same operations 8 columns at a time, floor by vrndscalepd. */
+		/* The same operations 16 columns at a time: clamp, noise product and the
+		 * conversion to double on 16 floats, then two halves of 8 doubles; the clamp
+		 * to [lo, hi] comes before the floor (lo, hi are integers, so the two commute)
+		 * and the floor is the conversion to int32 rounding down.  Clipped
+		 * conversions are counted only for the counters and statistics. */
 		const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
+		const __m512d vhi1 = _mm512_set1_pd(hi + 1);
 
-		for (; c0 + 8 <= n; c0 += 8) {
-			__m256 vv = _mm256_loadu_ps(v + c0);
-			__m512d r, off = _mm512_loadu_pd(o + c0);
+		/* First in single precision where that gives the same codes: r_f =
+		 * fmaf(float(a g cs), v, float(cs o) + n) differs from the double r by at
+		 * most E <= 2^-23 (2 R + 3 A + 2 N) (1 + 2^-22), R = max |code| + 2, A = max
+		 * |cs o_c|, N = 6.4 max |n| (four single-precision roundings, each relative
+		 * to a term bounded by R, A or N while |r_f| <= R; beyond R both sides clip
+		 * alike, as E < |r_f| - R + 1 there).  So floor(r_f) = floor(r) whenever r_f
+		 * is more than delta = 2^-22 (R + 2 A + N + 1) >= 2 E from an integer; 16
+		 * columns with one of them closer (or a NaN) go the double way. */
+		if (t->conv_float && (!noisy || sg)) {
+			const __m512 flo = _mm512_set1_ps((float)lo), fhi = _mm512_set1_ps((float)hi);
+			const __m512 fhi1 = _mm512_set1_ps((float)(hi + 1));
+			const __m512 dl = _mm512_set1_ps(t->conv_delta), dh = _mm512_set1_ps(1.0f - t->conv_delta);
+
+			for (; c0 + 16 <= n; c0 += 16) {
+				__m512 vv = _mm512_loadu_ps(v + c0), off = _mm512_loadu_ps(t->oqf_c + c0);
+				__m512 rf, fl, d;
+
+				if (clamp)
+					vv = _mm512_min_ps(_mm512_max_ps(vv, _mm512_loadu_ps(t->lo_w + c0)),
+							   _mm512_loadu_ps(t->hi_w + c0));
+				if (noisy)
+					off = _mm512_add_ps(off, _mm512_mul_ps(_mm512_loadu_ps(z + c0),
+									       _mm512_loadu_ps(sg + c0)));
+				rf = _mm512_fmadd_ps(_mm512_loadu_ps(t->agf_c + c0), vv, off);
+				fl = _mm512_roundscale_ps(rf, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+				d = _mm512_sub_ps(rf, fl);
+				if (_mm512_cmp_ps_mask(d, dl, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(d, dh, _CMP_NLE_UQ))
+					break;   /* near a step: the double way from here */
+				if (count)
+					clipped += (uint32_t)__builtin_popcount(_mm512_cmp_ps_mask(rf, flo, _CMP_LT_OQ)) +
+						   (uint32_t)__builtin_popcount(_mm512_cmp_ps_mask(rf, fhi1, _CMP_GE_OQ));
+				fl = _mm512_min_ps(_mm512_max_ps(fl, flo), fhi);
+				_mm512_storeu_si512((void *)(yy + c0), _mm512_cvttps_epi32(fl));
+			}
+		}
+		for (; c0 + 16 <= n; c0 += 16) {
+			__m512 vv = _mm512_loadu_ps(v + c0), zz = _mm512_setzero_ps();
+			__m512d r[2];
 
 			if (clamp)
-				vv = _mm256_min_ps(_mm256_max_ps(vv, _mm256_loadu_ps(t->lo_w + c0)),
-						   _mm256_loadu_ps(t->hi_w + c0));
+				vv = _mm512_min_ps(_mm512_max_ps(vv, _mm512_loadu_ps(t->lo_w + c0)),
+						   _mm512_loadu_ps(t->hi_w + c0));
 			if (noisy) {
-				__m256 zz = _mm256_loadu_ps(z + c0);
-
+				zz = _mm512_loadu_ps(z + c0);
 				if (sg)
-					zz = _mm256_mul_ps(zz, _mm256_loadu_ps(sg + c0));
-				off = _mm512_add_pd(off, _mm512_cvtps_pd(zz));
+					zz = _mm512_mul_ps(zz, _mm512_loadu_ps(sg + c0));
 			}
-			r = _mm512_fmadd_pd(_mm512_loadu_pd(ag + c0), _mm512_cvtps_pd(vv), off);
-			r = _mm512_roundscale_pd(r, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-			clipped += (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r, vlo, _CMP_LT_OQ)) +
-				   (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r, vhi, _CMP_GT_OQ));
-			r = _mm512_min_pd(_mm512_max_pd(r, vlo), vhi);
-			_mm256_storeu_si256((__m256i *)(void *)(yy + c0), _mm512_cvttpd_epi32(r));
+#pragma GCC unroll 2
+			for (int h = 0; h < 2; h++) {
+				__m512d off = _mm512_loadu_pd(o + c0 + 8 * (size_t)h), rc;
+				__m256 vh = h ? _mm512_extractf32x8_ps(vv, 1) : _mm512_castps512_ps256(vv);
+
+				if (noisy) {
+					__m256 zh = h ? _mm512_extractf32x8_ps(zz, 1) : _mm512_castps512_ps256(zz);
+
+					off = _mm512_add_pd(off, _mm512_cvtps_pd(zh));
+				}
+				r[h] = _mm512_fmadd_pd(_mm512_loadu_pd(ag + c0 + 8 * (size_t)h), _mm512_cvtps_pd(vh), off);
+				rc = _mm512_min_pd(_mm512_max_pd(r[h], vlo), vhi);
+				if (count)   /* floor(r) < lo, floor(r) > hi */
+					clipped += (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r[h], vlo, _CMP_LT_OQ)) +
+						   (uint32_t)__builtin_popcount(_mm512_cmp_pd_mask(r[h], vhi1, _CMP_GE_OQ));
+				_mm256_storeu_si256((__m256i *)(void *)(yy + c0 + 8 * (size_t)h),
+						    _mm512_cvt_roundpd_epi32(rc, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+			}
 		}
 #endif
 		/* floor by truncation and correction after a first clamp to [lo - 1, hi + 1]
@@ -960,7 +1039,8 @@ static uint32_t convert_clamped(const xb_tile *t, const float *v, size_t n, uint
 			r = r > hi + 1 ? hi + 1 : r;
 			i = (int32_t)r;
 			i -= r < (double)i;
-			clipped += (uint32_t)(i < ilo) + (uint32_t)(i > ihi);
+			if (count)
+				clipped += (uint32_t)(i < ilo) + (uint32_t)(i > ihi);
 			i = i < ilo ? ilo : i;
 			yy[c] = i > ihi ? ihi : i;
 		}
@@ -971,7 +1051,7 @@ static uint32_t convert_clamped(const xb_tile *t, const float *v, size_t n, uint
 static uint32_t convert(const xb_tile *t, const float *v, size_t n, uint64_t sample,
 			uint32_t plane, float *z, int32_t *y)
 {
-	return convert_clamped(t, v, n, sample, plane, z, y, 0);
+	return convert_clamped(t, v, n, sample, plane, z, y, 0, 1);
 }
 
 /* The rows of one MVM's events (one send) into EV; returns their number. */
@@ -1422,6 +1502,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	size_t R = t->R, nin = b->n_in, n = b->n_out, ldw = t->ldw;
 	int sends = t->p.input.num_sends;
 	int fast = b->model == XB_MODEL_ORDERED && fast_ordered_ok(t, b, i0, ns);
+	int tally = b->counters || b->stats;   /* counts wanted (xb_tile_mvm adds cc to counters) */
 
 	if (b->model == XB_MODEL_UNORDERED) {
 		gemm(ns, n, nin, sl->X, R, t->w_eff, ldw, sl->V, ldw);
@@ -1501,8 +1582,13 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 			st->sat_integrator = 0;
 			memset(sl->sat, 0, n);
 		}
-		for (size_t r = 0; r < nin; r++)
-			nz += x[r] != 0;
+		if (tally || b->model != XB_MODEL_UNORDERED || t->event_idx >= 0) {
+			uint32_t nz32 = 0;   /* narrow lanes: the count vectorises 16 wide */
+
+			for (size_t r = 0; r < nin; r++)
+				nz32 += x[r] != 0;
+			nz = nz32;
+		}
 		if (b->model == XB_MODEL_UNORDERED) {
 			uint64_t ne = nz * (uint64_t)sends;
 
@@ -1541,9 +1627,11 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 			}
 		}
 		if (b->y)
-			clipped = convert_clamped(t, v, n, sample, 0, sl->z, b->y + i * b->ldy, fused);
-		account(t, b, i, nz * (uint64_t)sends, nz * (uint64_t)sends * 2 * n, (uint32_t)n, 1,
-			clipped, st ? st->sat_integrator : 0, cc);
+			clipped = convert_clamped(t, v, n, sample, 0, sl->z, b->y + i * b->ldy, fused,
+						  b->counters || st);
+		if (tally)   /* nobody reads the counts otherwise */
+			account(t, b, i, nz * (uint64_t)sends, nz * (uint64_t)sends * 2 * n, (uint32_t)n,
+				1, clipped, st ? st->sat_integrator : 0, cc);
 	}
 }
 
@@ -1664,7 +1752,7 @@ static xb_status check_batch(xb_tile *t, const xb_tile_batch *b, const xb_tile_w
 xb_status xb_tile_mvm(xb_tile *t, const xb_tile_batch *b, xb_tile_work *ws)
 {
 	xb_status st = check_batch(t, b, ws);
-	size_t nchunks;
+	size_t nchunks, group = 1, nunits;
 	uint64_t ev = 0, conv = 0, cells = 0, si = 0, sa = 0, cyc = 0;
 	int nth = 1;
 
@@ -1682,12 +1770,25 @@ xb_status xb_tile_mvm(xb_tile *t, const xb_tile_batch *b, xb_tile_work *ws)
 			nth = (int)(nchunks ? nchunks : 1);
 	}
 #endif
+	/* The sgemm models take up to GEMM_CHUNKS chunks per work unit, as many as keep
+	 * every thread busy.  The unit size then depends on the thread count, but the
+	 * results do not: sgemm computes each element of its product as the same chain of
+	 * products over k whatever the number of rows it is given (OpenBLAS blocks k
+	 * independently of m; check_tile's thread and batch-split tests hold it to that
+	 * with non-integer weights), and everything after the product is per sample. */
+	if (b->model == XB_MODEL_IDEAL ||
+	    (b->model == XB_MODEL_UNORDERED && t->p.input.encoding == XB_ENC_EVENT)) {
+		group = (nchunks + (size_t)nth - 1) / (size_t)nth;
+		group = group < 1 ? 1 : group > GEMM_CHUNKS ? GEMM_CHUNKS : group;
+	}
+	nunits = (nchunks + group - 1) / group;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1) \
 	reduction(+ : ev, conv, cells, si, sa, cyc)
-	for (size_t ch = 0; ch < nchunks; ch++) {
+	for (size_t u = 0; u < nunits; u++) {
 		chunk_counts cc = { 0, 0, 0, 0, 0, 0 };
 		int id = 0;
-		size_t i0 = ch * CHUNK, ns = b->batch - i0 < CHUNK ? b->batch - i0 : CHUNK;
+		size_t i0 = u * group * CHUNK;
+		size_t ns = b->batch - i0 < group * CHUNK ? b->batch - i0 : group * CHUNK;
 
 #ifdef _OPENMP
 		id = nth > 1 ? omp_get_thread_num() : 0;

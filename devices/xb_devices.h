@@ -79,7 +79,9 @@
  * FMA and one clamp per 16 MACs) and the reference loop give identical results.  The
  * dense encodings (pulse, bit planes) step v directly: v = S(fmaf(s, D, v lambda)),
  * D the planes' sums from sgemm, s = 2^b (analog shift-add) or 1.  The read-out
- * is in double precision: y = floor(fma(a_c g cs, v lambda_read, cs o_c + n_q)), cs =
+ * gives the codes of double precision: y = floor(fma(a_c g cs, v lambda_read, cs o_c +
+ * n_q)), tried first in single precision 16 columns at a time, with any group that
+ * an error bound puts near a step (or holding a NaN) redone in double (tile.c), cs =
  * 2^(B - F) and n_q = (cs sigma_c) z the read noise in codes (a single-precision
  * product of the standard normal z of xb_stream_normals, drawn straight into the
  * conversion loop; the unordered model's hard saturation is fused into it too).  The kernel
@@ -99,8 +101,12 @@
  *
  * Determinism.  Batches are cut into chunks of XB_TILE_CHUNK samples whatever the
  * thread count; every random number is addressed by (seed, chip, tile, sample,
- * column, draw) with sample = batch.sample_base + index (see xb_noise.h).  Results
- * are identical for any number of OpenMP threads.
+ * column, draw) with sample = batch.sample_base + index (see xb_noise.h).  The
+ * unordered and ideal models hand sgemm blocks of up to 4 chunks, fewer with more
+ * threads: their results do not depend on it because sgemm computes each row of its
+ * product the same way whatever the number of rows (tests/check_tile.c holds it to
+ * that with non-integer weights).  Results are identical for any number of OpenMP
+ * threads.
  */
 #ifndef XB_DEVICES_H
 #define XB_DEVICES_H

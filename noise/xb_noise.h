@@ -17,12 +17,24 @@
  * negative) and b the column.
  *
  * Uniforms are u = ((w >> 9) + 0.5) 2^-23, exactly representable in single precision
- * and in the open interval (0, 1).  Normal
- * deviates use the Box-Muller transform on the two lane pairs of a block: with
- * r = sqrt(-2 ln u0), z0 = r cos(2 pi u1), z1 = r sin(2 pi u1), and likewise z2, z3
- * from (u2, u3).  ln, sin and cos are evaluated in single precision by fixed
- * polynomials (relative error < 1e-6), the same in scalar and vectorised code, so the
- * deviates are identical on every path; |z| <= 5.77 (a tail probability of 8e-9).
+ * and in the open interval (0, 1).
+ *
+ * Normal deviates come from their own counter-based generator, chosen for speed (the
+ * read noise draws one deviate per conversion, as many as the tile does MACs / rows):
+ * Random123's ARS-4x32-7 (AES rounds with Weyl-sequence round keys, Crush-resistant
+ * from 5 rounds; AES-NI / VAES where built, a portable AES otherwise, bit-identical).
+ * The key of a purpose is the four words of philox4x32({chip, tile, purpose,
+ * 0x7862726e}, {seed_lo, seed_hi}); the counter is the same {b / 4, a, sample_lo,
+ * sample_hi}, and value b is word w = b % 4 of that block.  The deviate of w is its
+ * inverse normal CDF: the sign from bit 31, p = (2 (w mod 2^31) + 1) 2^-32 in (0, 1)
+ * and |z| = Phi^-1(1 - p / 2), evaluated on the octave of p (e = the leading zeros of
+ * the 32-bit integer p 2^32, so p in [2^-(e+1), 2^-e)) by a degree-6 polynomial in
+ * t = 2^(e+1) p - 3/2 (from the 23 bits after the leading one; Chebyshev interpolants
+ * of GSL's inverse CDF, one per octave, evaluated in single precision with fmaf).
+ * |error| < 1.2e-6 against the exact quantile of p; |z| <= 6.338 (p >= 2^-32: tail
+ * probability 2.3e-10; the Box-Muller transform of 23-bit uniforms used before stopped
+ * at 5.77).  One 32-bit word per deviate, the same operations in scalar and vectorised
+ * code, so the deviates are identical on every path.
  *
  * Noise types.  A noise source is a const type table (like gsl_rng_type): a name,
  * the configuration key of its magnitude, the stage at which it acts, the size of its
@@ -92,6 +104,7 @@ typedef struct xb_stream {
 	uint64_t seed;                    /* chip seed */
 	uint32_t chip, tile;              /* chip and tile index */
 	uint32_t key[XB_DRAW_COUNT][2];   /* Philox key of each purpose */
+	uint32_t nkey[XB_DRAW_COUNT][4];  /* ARS key of each purpose (normal deviates) */
 } xb_stream;
 
 /* Derive the keys of (SEED, CHIP, TILE). */
@@ -99,6 +112,11 @@ void xb_stream_init(xb_stream *s, uint64_t seed, uint32_t chip, uint32_t tile);
 /* The raw block at counter {BLOCK, A, SAMPLE} of purpose P. */
 void xb_stream_block(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t a,
 		     uint32_t block, uint32_t out[4]);
+/* The ARS-4x32-7 block behind the normal deviates 4 BLOCK .. 4 BLOCK + 3 of (P, SAMPLE, A). */
+void xb_stream_nblock(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t a,
+		      uint32_t block, uint32_t out[4]);
+/* The standard normal deviate of the 32-bit word W (the inverse CDF above). */
+float xb_stream_normal_of_word(uint32_t w);
 /* Value number B of (P, SAMPLE, A): a uniform in (0, 1), a standard normal deviate. */
 double xb_stream_uniform(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t a, uint32_t b);
 double xb_stream_normal(const xb_stream *s, xb_draw p, uint64_t sample, uint32_t a, uint32_t b);

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <Random123/philox.h>
+#include <Random123/ars.h>
+#include <gsl/gsl_cdf.h>
 
 /* A stream whose key of purpose P is K (to reach raw Philox counters). */
 static xb_stream raw_stream(uint32_t k0, uint32_t k1)
@@ -77,32 +79,132 @@ START_TEST(test_vector_equals_scalar)
 }
 END_TEST
 
-START_TEST(test_box_muller_accuracy)
+START_TEST(test_ars_kat)
 {
-	/* The single-precision polynomials against double-precision Box-Muller on the
-	 * same words: |difference| < 2e-5 (float rounding of r up to 5.8 plus the
-	 * polynomials' 1e-6 relative error). */
+	/* The words behind the normals: ARS-4x32-7.  Expected blocks computed with
+	 * Random123's ars4x32_R(7, ctr, key) (AES-NI hardware, the definition of ARS),
+	 * against the stream's portable AES rounds; the counter is {block, a, sample_lo,
+	 * sample_hi}.  Where AES-NI is built, ars4x32_R is also called directly on the
+	 * stream's own keys.  The key of a purpose: the four words of
+	 * philox4x32_R(10, {chip, tile, purpose, 0x7862726e}, {seed_lo, seed_hi}). */
+	static const struct { uint32_t ctr[4], key[4], out[4]; } kat[] = {
+		{ { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, { 0xdacf61ff, 0xc45798f3, 0x113c7eeb, 0x101e27f3 } },
+		{ { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff },
+		  { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff },
+		  { 0xfbaaff1f, 0xbb547ef9, 0x13d8cd78, 0x7aaa969b } },
+		{ { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344 },
+		  { 0xa4093822, 0x299f31d0, 0x082efa98, 0xec4e6c89 },
+		  { 0xd1df87af, 0xf67d43ba, 0x4f66afdb, 0x393dcb2d } },
+	};
 	xb_stream s;
 
-	xb_stream_init(&s, 42, 0, 0);
-	for (uint32_t blk = 0; blk < 5000; blk++) {
-		uint32_t w[4];
-		double u[4], z[4];
+	for (size_t i = 0; i < sizeof kat / sizeof *kat; i++) {
+		uint32_t out[4];
+		uint64_t sample = kat[i].ctr[2] | (uint64_t)kat[i].ctr[3] << 32;
 
-		xb_stream_block(&s, XB_DRAW_USER, 1, 0, blk, w);
+		memset(&s, 0, sizeof s);
+		memcpy(s.nkey[XB_DRAW_USER], kat[i].key, sizeof kat[i].key);
+		xb_stream_nblock(&s, XB_DRAW_USER, sample, kat[i].ctr[1], kat[i].ctr[0], out);
 		for (int j = 0; j < 4; j++)
-			u[j] = ((double)(w[j] >> 9) + 0.5) / 8388608.0;
-		z[0] = sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]);
-		z[1] = sqrt(-2 * log(u[0])) * sin(2 * M_PI * u[1]);
-		z[2] = sqrt(-2 * log(u[2])) * cos(2 * M_PI * u[3]);
-		z[3] = sqrt(-2 * log(u[2])) * sin(2 * M_PI * u[3]);
-		for (int j = 0; j < 4; j++) {
-			double got = xb_stream_normal(&s, XB_DRAW_USER, 1, 0, 4 * blk + (uint32_t)j);
+			ck_assert_uint_eq(out[j], kat[i].out[j]);
+		/* value b = word b % 4 of block b / 4, through the inverse CDF */
+		for (uint32_t j = 0; j < 4 && kat[i].ctr[0] < (1u << 30); j++)
+			ck_assert(xb_stream_normal(&s, XB_DRAW_USER, sample, kat[i].ctr[1], 4 * kat[i].ctr[0] + j) ==
+				  (double)xb_stream_normal_of_word(out[j]));
+	}
+	xb_stream_init(&s, 0x123456789abcULL, 3, 7);
+	for (uint32_t p = 0; p < XB_DRAW_COUNT; p++) {
+		philox4x32_ctr_t c = { { 3, 7, p, 0x7862726eu } };
+		philox4x32_key_t k = { { 0x56789abcu, 0x1234u } };
+		philox4x32_ctr_t r = philox4x32_R(10, c, k);
 
-			ck_assert_msg(fabs(got - z[j]) < 2e-5, "block %u lane %d: %.9g vs %.9g", blk, j,
-				      got, z[j]);
+		ck_assert_int_eq(memcmp(s.nkey[p], r.v, sizeof r.v), 0);
+	}
+#if R123_USE_AES_NI
+	for (uint32_t b = 0; b < 64; b++) {
+		ars4x32_ctr_t c = { { b, 9, 77, 0 } };
+		ars4x32_key_t k;
+		ars4x32_ctr_t r;
+		uint32_t blk[4];
+
+		memcpy(k.v, s.nkey[XB_DRAW_READ], sizeof k.v);
+		r = ars4x32_R(7, c, k);
+		xb_stream_nblock(&s, XB_DRAW_READ, 77, 9, b, blk);
+		ck_assert_int_eq(memcmp(blk, r.v, sizeof blk), 0);
+	}
+#endif
+}
+END_TEST
+
+START_TEST(test_icdf_accuracy)
+{
+	/* The inverse CDF of a word against GSL's gsl_cdf_ugaussian_Qinv in double (an
+	 * independent implementation, Wichura's AS241): z = +-Q(p / 2) with p = (2 (w mod
+	 * 2^31) + 1) 2^-32 and the sign from bit 31.  |error| < 1.2e-6: the fit's error
+	 * is below 8e-7 over every octave (measured on 6.4e6 words when the coefficients
+	 * were made); single-precision rounding of |z| <= 6.4 is 2.4e-7.  Words: 4096 per
+	 * octave e of p (p in [2^-(e+1), 2^-e), e = 0 .. 31; lower bits from an LCG), with
+	 * both signs, and the extremes. */
+	static const uint32_t extreme[] = { 0, 1, 2, 3, 0x7ffffffe, 0x7fffffff, 0x80000000,
+					    0x80000001, 0xfffffffe, 0xffffffff, 0x40000000 };
+	uint32_t lcg = 2385;
+
+	for (uint32_t k = 0; k < 32 * 4096 + sizeof extreme / sizeof *extreme; k++) {
+		uint32_t w;
+
+		if (k < 32 * 4096) {
+			uint32_t e = k / 4096, top = 31 - e;   /* leading one of 2 (w mod 2^31) + 1 */
+
+			lcg = lcg * 1664525u + 1013904223u;
+			w = ((1u << top) | (lcg & ((1u << top) - 1))) >> 1;
+			w |= (k & 1) << 31;
+		} else {
+			w = extreme[k - 32 * 4096];
+		}
+		double p = ldexp(2.0 * (double)(w & 0x7fffffffu) + 1.0, -32);
+		double ref = gsl_cdf_ugaussian_Qinv(p / 2) * ((w >> 31) ? -1 : 1);
+		double got = xb_stream_normal_of_word(w);
+
+		ck_assert_msg(fabs(got - ref) < 1.2e-6, "word 0x%08x: %.9g vs %.9g", w, got, ref);
+	}
+	/* The largest deviates: p = 2^-32, |z| = Q(2^-33) = 6.337958 (GSL). */
+	ck_assert(fabs(xb_stream_normal_of_word(0) - 6.337958) < 1e-5);
+	ck_assert(fabs(xb_stream_normal_of_word(0x80000000u) + 6.337958) < 1e-5);
+	/* p = 1 - 2^-32: |z| = Q(1 - 2^-32) = 4.9e-7 (GSL) */
+	ck_assert(xb_stream_normal_of_word(0x7fffffffu) > 0);
+	ck_assert(xb_stream_normal_of_word(0x7fffffffu) < 1e-6);
+}
+END_TEST
+
+START_TEST(test_normal_tails)
+{
+	/* The tails of 2^22 read-noise deviates (the tile's addressing: sample, a = 0, 256
+	 * columns).  P(|z| > 4) = 6.334e-5 (erfc(4 / sqrt 2)): 265.7 expected, Poisson sd
+	 * 16.3, bound +- 5 sd (false alarm 6e-7).  P(|z| > 5) = 5.733e-7: 2.40 expected,
+	 * P(count >= 15) = 1e-8 (Poisson).  P(|z| > 3) = 2.700e-3: 11324 expected, sd
+	 * 106, bound +- 5 sd.  No deviate beyond Q(2^-33) = 6.337958. */
+	enum { N = 1 << 22, COLS = 256 };
+	float z[COLS];
+	size_t n3 = 0, n4 = 0, n5 = 0;
+	float zmax = 0;
+	xb_stream s;
+
+	xb_stream_init(&s, 8128, 0, 5);
+	for (size_t k = 0; k < N / COLS; k++) {
+		xb_stream_normals(&s, XB_DRAW_READ, k, 0, 0, z, COLS);
+		for (size_t c = 0; c < COLS; c++) {
+			float a = fabsf(z[c]);
+
+			n3 += a > 3;
+			n4 += a > 4;
+			n5 += a > 5;
+			zmax = a > zmax ? a : zmax;
 		}
 	}
+	ck_assert_msg(fabs((double)n3 - 11324.4) < 5 * 106.4, "|z| > 3: %zu", n3);
+	ck_assert_msg(fabs((double)n4 - 265.7) < 5 * 16.3, "|z| > 4: %zu", n4);
+	ck_assert_msg(n5 < 15, "|z| > 5: %zu", n5);
+	ck_assert(zmax < 6.33796f);
 }
 END_TEST
 
@@ -157,8 +259,8 @@ START_TEST(test_normal_distribution)
 	 * column, 256 columns per sample) against N(0, 1).
 	 * Kolmogorov-Smirnov: D = max |F_n - Phi|; P(sqrt(n) D > 1.95) = 0.001 for a true
 	 * N(0, 1) (Kolmogorov distribution), so D < 1.95 / 1024 = 0.0019.  The deviates'
-	 * own resolution (uniforms on a 2^-23 grid, polynomials with 1e-6 error) shifts
-	 * F by < 1e-6: far below that bound.
+	 * own resolution (p on a 2^-31 grid, the inverse CDF's 1.2e-6 error) shifts F by
+	 * < 1e-6: far below that bound.
 	 * Chi-square over 10 bins with edges -4 -3 -2 -1 0 1 2 3 4 (the tails beyond 4
 	 * hold 6.3e-5 of the mass: 66 expected per side), expected counts n (Phi(b) -
 	 * Phi(a)): 9 degrees of freedom, P(chi2 > 27.88) = 0.001. */
@@ -588,7 +690,9 @@ static Suite *noise_suite(void)
 
 	tcase_add_test(core, test_philox_kat);
 	tcase_add_test(core, test_vector_equals_scalar);
-	tcase_add_test(core, test_box_muller_accuracy);
+	tcase_add_test(core, test_ars_kat);
+	tcase_add_test(core, test_icdf_accuracy);
+	tcase_add_test(core, test_normal_tails);
 	tcase_add_test(core, test_normal_moments);
 	tcase_add_test(core, test_normal_distribution);
 	tcase_add_test(core, test_stream_independence);

@@ -521,6 +521,53 @@ START_TEST(test_mock_exact)
 }
 END_TEST
 
+START_TEST(test_readout_steps)
+{
+	/* The read-out tries single precision first and must still give the double
+	 * formula's codes at the steps: gain 0.002 is 0.0020000000949949 in float, so
+	 * float(0.002) v for v = -500 k rounds below -k for some k (k = 3: -3.0000002),
+	 * and a floor there would give -k - 1.  Inputs 20 on every row, column c's weights
+	 * summing to s_c = -25 k + e (e = -1, 0, 1 by column): v = 20 s_c = -500 k + 20 e,
+	 * and floor(0.002 v) = -k + floor(0.04 e) computed here in double; k = 1 .. 85,
+	 * hx unordered, noise off, integrator limits beyond the ADC range. */
+	xb_tile_params p = xb_tile_default_params();
+	enum { B = 3 };
+	int8_t w[128 * 256];
+	uint8_t x[B * 128];
+	int32_t y[B * 256];
+	rig r;
+
+	p.noise.enable = 0;
+	p.integrator.lo_lsb = -1e6;
+	p.integrator.hi_lsb = 1e6;
+	memset(x, 20, sizeof x);
+	memset(w, 0, sizeof w);
+	for (int c = 0; c < 255; c++) {
+		int k = c / 3 + 1, e = c % 3 - 1, sum = -25 * k + e;
+
+		for (int row = 0; row < 128 && sum; row++) {
+			int q = sum < -63 ? -63 : sum > 63 ? 63 : sum;
+
+			w[row * 256 + c] = (int8_t)q;
+			sum -= q;
+		}
+	}
+	r = make_rig(&p, 0, w);
+	run(&r, XB_MODEL_UNORDERED, B, x, y, 0);
+	for (int i = 0; i < B; i++)
+		for (int c = 0; c < 255; c++) {
+			int k = c / 3 + 1, e = c % 3 - 1;
+			double v = 20.0 * (-25 * k + e);
+			int want = (int)floor(0.002 * v);
+
+			want = want < -128 ? -128 : want;
+			ck_assert_msg(y[i * 256 + c] == want, "column %d (v = %g): %d, want %d", c, v,
+				      y[i * 256 + c], want);
+		}
+	free_rig(&r);
+}
+END_TEST
+
 START_TEST(test_mock_noise_statistics)
 {
 	/* The mock with noise, y = clamp(floor(m + n)), n ~ N(0, 2^2), is matched in
@@ -777,6 +824,52 @@ START_TEST(test_threads)
 	free(x);
 	free(y1);
 	free(y2);
+}
+END_TEST
+
+START_TEST(test_batch_split)
+{
+	/* The sgemm models hand several chunks to one sgemm call, as many as the thread
+	 * count allows: results must not depend on how the batch is cut.  With per-synapse
+	 * gain variation the effective weights are not integers, so any change in the
+	 * rounding of the products would show.  One batch of 300 (sgemm blocks of 256 +
+	 * 44 on one thread) against 300 batches of one sample (sample_base keeps the noise
+	 * addresses), unordered with read noise and ideal (y_ideal as floats). */
+	xb_tile_params p = xb_tile_default_params();
+	enum { B = 300 };
+	int8_t w[128 * 256];
+	uint8_t *x = malloc(B * 128);
+	int32_t *y1 = malloc(B * 256 * sizeof *y1), *y2 = malloc(B * 256 * sizeof *y2);
+	float *f1 = malloc(B * 256 * sizeof *f1), *f2 = malloc(B * 256 * sizeof *f2);
+	rig r;
+	xb_tile_batch b;
+
+	lcg_state = 17;
+	fill_weights(w, sizeof w, 63);
+	fill_inputs(x, B * 128, 31, 0.85);
+	p.noise.fpn_synapse = 0.02;
+	r = make_rig(&p, 0, w);
+	run(&r, XB_MODEL_UNORDERED, B, x, y1, 1000);
+	for (size_t i = 0; i < B; i++)
+		run(&r, XB_MODEL_UNORDERED, 1, x + i * 128, y2 + i * 256, 1000 + i);
+	ck_assert_int_eq(memcmp(y1, y2, B * 256 * sizeof *y1), 0);
+	xb_tile_batch_init(&b, r.t, B, x, NULL);
+	b.model = XB_MODEL_IDEAL;
+	b.y_ideal = f1;
+	ck_assert_int_eq(xb_tile_mvm(r.t, &b, r.w), XB_OK);
+	for (size_t i = 0; i < B; i++) {
+		xb_tile_batch_init(&b, r.t, 1, x + i * 128, NULL);
+		b.model = XB_MODEL_IDEAL;
+		b.y_ideal = f2 + i * 256;
+		ck_assert_int_eq(xb_tile_mvm(r.t, &b, r.w), XB_OK);
+	}
+	ck_assert_int_eq(memcmp(f1, f2, B * 256 * sizeof *f1), 0);
+	free_rig(&r);
+	free(x);
+	free(y1);
+	free(y2);
+	free(f1);
+	free(f2);
 }
 END_TEST
 
@@ -1499,12 +1592,14 @@ static Suite *tile_suite(void)
 	tcase_add_test(core, test_leak_closed_form);
 	tcase_add_test(core, test_interval_override);
 	tcase_add_test(core, test_mock_exact);
+	tcase_add_test(core, test_readout_steps);
 	tcase_add_test(core, test_mock_noise_statistics);
 	tcase_add_test(core, test_bitserial_msb_lsb);
 	tcase_add_test(core, test_pulse);
 	tcase_add_test(core, test_smooth_saturation);
 	tcase_add_test(core, test_fixed_pattern);
 	tcase_add_test(core, test_threads);
+	tcase_add_test(core, test_batch_split);
 	tcase_add_test(core, test_random_order_differs);
 	tcase_add_test(core, test_column_overrides);
 	tcase_add_test(core, test_column_tau);
