@@ -480,6 +480,21 @@ static const struct {
 	 "dense out=128\n"
 	 "requant\n"
 	 "dense out=12\n"},
+	/* "Hello Edge" DS-CNN-S fitted to 128-row tiles: every analog layer takes at most
+	 * 64 inputs (one row block: one conversion, one read noise per output); the
+	 * depthwise 3x3 convolutions run digitally, the global average pool averages
+	 * the pointwise layers' read noise over 125 positions. */
+	{"kws-dscnn",
+	 "input 49x10x1\n"
+	 "conv2d out=64 kernel=10x4 stride=2x2 pad=5x1\n"
+	 "requant\n"
+	 "dwconv2d kernel=3 pad=1\nrequant\nconv2d out=64 kernel=1\nrequant\n"
+	 "dwconv2d kernel=3 pad=1\nrequant\nconv2d out=64 kernel=1\nrequant\n"
+	 "dwconv2d kernel=3 pad=1\nrequant\nconv2d out=64 kernel=1\nrequant\n"
+	 "dwconv2d kernel=3 pad=1\nrequant\nconv2d out=64 kernel=1\nrequant\n"
+	 "avgpool kernel=25x5\n"
+	 "flatten\n"
+	 "dense out=12\n"},
 	/* LeNet-5 with ReLU and max pooling, 28x28 input padded to 32x32 by the first conv */
 	{"lenet5",
 	 "input 28x28x1\n"

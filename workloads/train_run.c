@@ -16,7 +16,7 @@
 
 static const xb_key train_keys[] = {
 	{ "train.arch", XB_KEY_STRING, "", 0, 0, NULL, "kws-cnn",
-	  "network: a stock name (kws-cnn, lenet5, mlp3, mlp3-bn) or spec text" },
+	  "network: a stock name (kws-cnn, kws-dscnn, lenet5, mlp3, mlp3-bn) or spec text" },
 	{ "train.batchnorm", XB_KEY_BOOL, "", 0, 0, NULL, "false",
 	  "train with a batch norm before every requant (folded away before saving)" },
 	{ "train.init", XB_KEY_STRING, "", 0, 0, NULL, "",
@@ -324,7 +324,7 @@ static xb_nn_net *make_net(const xb_config *cfg, const train_data *d, xb_err *er
 		const char *spec = xb_nn_arch(arch);
 		if (!spec && !strchr(arch, ' ')) {
 			xb_raise(err, XB_ECONFIG, "train.arch = %s: unknown architecture; expected "
-				 "kws-cnn, lenet5, mlp3, mlp3-bn or spec text (\"input HxWxC; ...\")",
+				 "kws-cnn, kws-dscnn, lenet5, mlp3, mlp3-bn or spec text (\"input HxWxC; ...\")",
 				 arch);
 			return NULL;
 		}
