@@ -486,7 +486,7 @@ xb_timed *xb_timed_new_params(const xb_tile_params *tp, const xb_timed_params *p
 			continue;
 		a->index = l;
 		a->rows = ly->rows;
-		a->cols = ly->cols;
+		a->cols = ly->q.x_split ? 2 * ly->cols : ly->cols;   /* row pairs: xb_nn.h */
 		a->ni = ceil_div(a->cols, t->rs);
 		a->nj = ceil_div(a->rows, t->cols);
 		a->out_bytes = lo < -128 || hi > 127 ? 2 : 1;

@@ -527,7 +527,9 @@ START_TEST(test_quantized_pipeline)
 	float *x = malloc(n * 8 * sizeof *x), *y = malloc(n * 4 * sizeof *y);
 	fill(x, n * 8, -1.5, 2.5);
 	ck_assert_int_eq(xb_nn_net_set_quantized(net, 1), XB_ESTATE);
-	ck_assert_int_eq(xb_nn_net_quantize(net, n, x, NULL), XB_OK);
+	xb_nn_quant_params zp = xb_nn_quant_default_params();
+	zp.split_signed = 0;         /* the zero-point mapping (test_split_inputs: pairs) */
+	ck_assert_int_eq(xb_nn_net_quantize(net, n, x, &zp), XB_OK);
 	ck_assert_int_eq(xb_nn_net_quantized(net), 1);
 	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y, 0), XB_OK);
 	const xb_nn_layer *d0 = xb_nn_net_layer(net, 0), *rq = xb_nn_net_layer(net, 1);
@@ -778,6 +780,92 @@ START_TEST(test_sends_and_offsets)
 	ck_assert_ptr_nonnull(strstr(xb_nn_net_errmsg(net), "fill 1.5"));
 	ck_assert_int_eq(xb_nn_net_set_quantized(net, 0), XB_OK);
 	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, N, x), XB_ESTATE);
+	xb_nn_net_free(net);
+}
+END_TEST
+
+/* An exact device: y = g S sum wq xq; remembers the last call's columns and codes. */
+static size_t exact_cols;
+static uint8_t exact_x[64];
+static xb_status exact_codes(void *state, const xb_nn_mvm *op, size_t n, const uint8_t *xq,
+			     float *y, xb_err *err)
+{
+	(void)state;
+	(void)err;
+	exact_cols = op->cols;
+	if (n && op->cols <= sizeof exact_x)
+		memcpy(exact_x, xq + (n - 1) * op->cols, op->cols);
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < op->rows; r++) {
+			int64_t s = 0;
+			for (size_t c = 0; c < op->cols; c++)
+				s += (int64_t)op->wq[r * op->cols + c] * xq[i * op->cols + c];
+			y[i * op->rows + r] = (float)(0.5 * op->sends * (double)s);
+		}
+	return XB_OK;
+}
+
+/* Signed inputs as row pairs (xb_nn.h): z = 0, s_x = max(-lo, hi) / Qx, the backend
+ * sees 2K codes max(c, 0), max(-c, 0) and weights Wq, -Wq, and computes what the
+ * float backend computes with signed codes. */
+START_TEST(test_split_inputs)
+{
+	static const xb_nn_backend_type et = {"exact", NULL, exact_codes};
+	xb_nn_backend be = {&et, NULL, 0.5, -INFINITY, INFINITY, INFINITY, 1, 1};
+	rng_seed(606);
+	xb_nn_net *net = net_of("input 1x1x8; dense out=6");
+	enum { N = 50 };
+	float x[N * 8], y[N * 6], yf[N * 6];
+	fill(x, N * 8, -1.5, 2.5);
+	xb_nn_net_set_backend(net, &be);
+	xb_nn_quant_params qp = xb_nn_quant_default_params();
+	qp.percentile = 100.0;
+	ck_assert_int_eq(xb_nn_net_quantize(net, N, x, &qp), XB_OK);
+	const xb_nn_layer *l = xb_nn_net_layer(net, 0);
+	ck_assert_int_eq(l->q.x_split, 1);
+	ck_assert_int_eq(l->q.x_zero, 0);
+	float lo = 0, hi = 0;
+	for (int i = 0; i < N * 8; i++) {
+		lo = fminf(lo, x[i]);
+		hi = fmaxf(hi, x[i]);
+	}
+	/* the 100th percentiles are the extremes: s_x = max(-lo, hi) / 31 */
+	ck_assert_float_eq_tol(l->q.x_scale, fmaxf(-lo, hi) / 31.0f, 1e-6f);
+	ck_assert_int_eq(xb_nn_net_forward(net, N, x, y, 0), XB_OK);
+	ck_assert_uint_eq(exact_cols, 16);
+	/* the last sample's codes, by hand */
+	for (int k = 0; k < 8; k++) {
+		float c = rintf(x[(N - 1) * 8 + k] * (1.0f / l->q.x_scale));
+		c = c < -31 ? -31 : c > 31 ? 31 : c;
+		ck_assert_uint_eq(exact_x[k], c > 0 ? (unsigned)c : 0);
+		ck_assert_uint_eq(exact_x[8 + k], c < 0 ? (unsigned)-c : 0);
+	}
+	/* the float backend at the same gain: the same outputs (exact integer sums) */
+	xb_nn_backend fb = xb_nn_backend_float();
+	fb.gain = 0.5;
+	xb_nn_net_set_backend(net, &fb);
+	ck_assert_int_eq(xb_nn_net_forward(net, N, x, yf, 0), XB_OK);
+	for (int i = 0; i < N * 6; i++)
+		ck_assert_float_eq_tol(y[i], yf[i], 1e-5f * fmaxf(1.0f, fabsf(yf[i])));
+	/* the model file keeps x_split */
+	char path[128];
+	xb_err err = { 0 };
+	make_tmpdir();
+	tmp_path(path, sizeof path, "split.h5");
+	ck_assert_int_eq(xb_nn_net_save(net, path, NULL, NULL, &err), XB_OK);
+	xb_nn_net *back = xb_nn_net_load(path, &err);
+	ck_assert_msg(back != NULL, "%s", err.msg);
+	ck_assert_int_eq(xb_nn_net_layer(back, 0)->q.x_split, 1);
+	xb_nn_net_free(back);
+	rm_tmpdir();
+	/* split_signed = 0: the zero point */
+	qp.split_signed = 0;
+	xb_nn_net_set_backend(net, &be);
+	ck_assert_int_eq(xb_nn_net_quantize(net, N, x, &qp), XB_OK);
+	ck_assert_int_eq(l->q.x_split, 0);
+	ck_assert_int_gt(l->q.x_zero, 0);
+	ck_assert_int_eq(xb_nn_net_forward(net, N, x, y, 0), XB_OK);
+	ck_assert_uint_eq(exact_cols, 8);
 	xb_nn_net_free(net);
 }
 END_TEST
@@ -1556,6 +1644,7 @@ static Suite *nn_suite(void)
 	tcase_add_test(core, test_ste);
 	tcase_add_test(core, test_backend);
 	tcase_add_test(core, test_sends_and_offsets);
+	tcase_add_test(core, test_split_inputs);
 	tcase_add_test(core, test_xent);
 	tcase_add_test(core, test_augment_kws);
 	tcase_add_test(core, test_train_blobs);

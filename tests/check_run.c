@@ -67,6 +67,7 @@ static void setup(void)
 	ck_assert_msg(net != NULL, "%s", err.msg);
 	b.gain = 0.002;   /* the hx gain: requant shifts are chosen for it */
 	xb_nn_net_set_backend(net, &b);
+	qp.split_signed = 0;   /* zero point: the tests count codes with xb_nn_quantize_inputs */
 	ck_assert_int_eq(xb_nn_net_quantize(net, NSAMPLES, x, &qp), XB_OK);
 	ck_assert_int_eq(xb_nn_net_save(net, model_path, NULL, NULL, &err), XB_OK);
 	xb_nn_net_free(net);

@@ -236,11 +236,12 @@ static size_t chunk_samples(const xb_nn_layer *l, size_t n)
 }
 
 /* Floats of one thread's slot for chunks of CS samples: the chunk's inputs transformed
- * (codes or x^), their im2col, its gradient, codes as bytes, masked dy. */
+ * (codes or x^), their im2col, its gradient, codes as bytes (twice as many for split
+ * layers), masked dy. */
 static size_t slot_floats(const xb_nn_layer *l, size_t cs)
 {
 	size_t m = cs * positions(l), xc = m * l->cols;
-	return cs * xb_nn_shape_size(l->in) + 2 * xc + (xc + 3) / 4 + m * l->rows + 16;
+	return cs * xb_nn_shape_size(l->in) + 2 * xc + (2 * xc + 3) / 4 + m * l->rows + 16;
 }
 
 /* Shared part: float Wq or W^, row sums of Wq, then per-chunk partial gradients
@@ -283,15 +284,37 @@ static const float *lower(const xb_nn_layer *l, const float *src, size_t cnt, fl
 	return buf;
 }
 
-/* Centred input codes xq - z as floats: zero padding of them is the code z. */
+/* Centred input codes xq - z as floats: zero padding of them is the code z.  Split
+ * layers: the signed codes clamp(round(x / s_x), -Qx, Qx). */
 static void centred_codes(const xb_nn_layer *l, const float *x, size_t n, float *out)
 {
 	float qmax = (float)((1 << l->hp.xbits) - 1), inv = 1.0f / l->q.x_scale;
-	float z = (float)l->q.x_zero;
+	float z = (float)l->q.x_zero, qmin = l->q.x_split ? -qmax : 0.0f;
 	for (size_t i = 0; i < n; i++) {
 		float v = rintf(x[i] * inv) + z;
-		out[i] = (v < 0.0f ? 0.0f : v > qmax ? qmax : v) - z;
+		out[i] = (v < qmin ? qmin : v > qmax ? qmax : v) - z;
 	}
+}
+
+/* The backend's weights of split layer L: [Wq | -Wq] per output (made when wq changes). */
+static const int8_t *split_weights(xb_nn_layer *l, xb_err *err)
+{
+	xb_nn_quant *q = &l->q;
+	size_t rows = l->rows, cols = l->cols;
+
+	if (q->wq_split && q->split_version == q->wq_version)
+		return q->wq_split;
+	if (!q->wq_split && !(q->wq_split = malloc(rows * 2 * cols))) {
+		xb_raise(err, XB_ENOMEM, "layer %d: out of memory for split weights", l->index);
+		return NULL;
+	}
+	for (size_t r = 0; r < rows; r++)
+		for (size_t c = 0; c < cols; c++) {
+			q->wq_split[r * 2 * cols + c] = q->wq[r * cols + c];
+			q->wq_split[r * 2 * cols + cols + c] = (int8_t)-q->wq[r * cols + c];
+		}
+	q->split_version = q->wq_version;
+	return q->wq_split;
 }
 
 /* Output epilogue.  Float mode: add the bias.  Quantized: Y holds y_lsb (or, with
@@ -420,7 +443,24 @@ xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 		float *yc = y + s0 * p * rows;
 		xb_nn_mvm op = {l, rows, cols, l->t[0], quant ? l->q.wq : NULL, l->version,
 				nn_layer_sends(l, be)};
-		if (quant) {
+		if (quant && l->q.x_split) {
+			/* row pairs: max(c, 0) then max(-c, 0) of each vector, weights Wq, -Wq */
+			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
+			if (!(op.wq = split_weights(l, run->err))) {
+				st = XB_ENOMEM;
+				break;
+			}
+			op.cols = 2 * cols;
+			for (size_t i = 0; i < m; i++)
+				for (size_t k = 0; k < cols; k++) {
+					float c0 = v[i * cols + k];
+					codes[i * 2 * cols + k] = (uint8_t)(c0 > 0 ? c0 : 0);
+					codes[i * 2 * cols + cols + k] = (uint8_t)(c0 < 0 ? -c0 : 0);
+				}
+			st = be->type->mvm_codes(be->state, &op, m, codes, yc, run->err);
+			if (st == XB_OK && l->q.cal_sum)
+				st = offset_sums(l, be, m, v, wf, rowsum, yc, run->err);
+		} else if (quant) {
 			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
 			for (size_t i = 0; i < m * cols; i++)
 				codes[i] = (uint8_t)(v[i] + (float)l->q.x_zero);
@@ -504,9 +544,10 @@ xb_status nn_analog_backward(xb_nn_layer *l, const xb_nn_run *run, size_t n, con
 			if (quant) {
 				/* STE gate: no gradient where the input code clamped */
 				const float *xs = x + s0 * isz;
+				float qmin = q->x_split ? -qmax : 0.0f;
 				for (size_t i = 0; i < cnt * isz; i++) {
 					float code = rintf(xs[i] * inv) + z;
-					if (code < 0.0f || code > qmax)
+					if (code < qmin || code > qmax)
 						dxc[i] = 0.0f;
 				}
 			}

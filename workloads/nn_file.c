@@ -49,6 +49,7 @@ static xb_status write_layer(xb_h5w *w, const xb_nn_net *net, const xb_nn_layer 
 		TRY(xb_h5w_attr_double(w, g, "w_scale", l->q.w_scale));
 		TRY(xb_h5w_attr_double(w, g, "x_scale", l->q.x_scale));
 		TRY(xb_h5w_attr_int(w, g, "x_zero", l->q.x_zero));
+		TRY(xb_h5w_attr_int(w, g, "x_split", l->q.x_split));
 		TRY(xb_h5w_attr_int(w, g, "x_from", l->q.x_from));
 		TRY(xb_h5w_attr_double(w, g, "lsb_scale", l->q.lsb_scale));
 	}
@@ -288,6 +289,20 @@ static xb_nn_layer *read_layer(xb_h5r *r, int i, xb_nn_shape in, int calibrated,
 		l->q.w_scale = (float)ws;
 		l->q.x_scale = (float)xs;
 		l->q.x_zero = (int)xz;
+		if (xb_h5r_has_attr(r, g, "x_split")) {
+			int64_t sp = 0;
+			if (xb_h5r_attr_int(r, g, "x_split", &sp) != XB_OK) {
+				rd_fail(r, err, "x_split: expected an integer 0 or 1");
+				goto fail;
+			}
+			if ((sp != 0 && sp != 1) || (sp == 1 && xz != 0)) {
+				xb_raise(err, XB_EFORMAT, "%s: %s: x_split %lld with x_zero %lld: "
+					 "expected 0, or 1 with x_zero 0", xb_h5r_path(r), g,
+					 (long long)sp, (long long)xz);
+				goto fail;
+			}
+			l->q.x_split = (int)sp;
+		}
 	}
 	if (calibrated && type == &xb_nn_requant) {
 		double s = 0;

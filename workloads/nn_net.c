@@ -274,6 +274,7 @@ void nn_layer_free(xb_nn_layer *l)
 	free(l->q.wq);
 	free(l->q.bias_lsb);
 	free(l->q.offset_lsb);
+	free(l->q.wq_split);
 	free(l->q.cal_sum);
 	free(l);
 }
@@ -860,7 +861,7 @@ xb_status xb_nn_net_fold(xb_nn_net *net)
 
 xb_nn_quant_params xb_nn_quant_default_params(void)
 {
-	xb_nn_quant_params p = {99.5, 1, 0.5};
+	xb_nn_quant_params p = {99.5, 1, 0.5, 1};
 	return p;
 }
 
@@ -1021,8 +1022,10 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 	nn_quant_link(net);
 	for (int i = 0; i < nl; i++) {
 		xb_nn_layer *l = net->layers[i];
-		if (l->type->exec == XB_NN_ANALOG)
+		if (l->type->exec == XB_NN_ANALOG) {
 			memset(l->q.offset_lsb, 0, l->rows * sizeof *l->q.offset_lsb);
+			l->q.x_split = 0;
+		}
 	}
 	for (int i = 0; i < nl; i++) {
 		xb_nn_layer *l = net->layers[i];
@@ -1096,6 +1099,12 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 				/* inputs are codes already */
 				l->q.x_scale = 1.0f;
 				l->q.x_zero = 0;
+			} else if (qp->split_signed && lo < 0) {
+				/* signed inputs as row pairs: z = 0, codes in [-Qx, Qx] */
+				double m = fmax(-lo, hi);
+				l->q.x_scale = (float)(m > 0 ? m / qx : 1.0);
+				l->q.x_zero = 0;
+				l->q.x_split = 1;
 			} else {
 				lo = lo < 0 ? lo : 0;
 				hi = hi > 0 ? hi : 0;

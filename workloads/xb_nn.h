@@ -44,6 +44,15 @@
  * and m_y = 0 where the backend saturated (y_lsb at its lsb_min/lsb_max): the gain
  * cancels in float units but sets which outputs saturate.
  *
+ * Signed inputs as row pairs.  A zero point puts a constant share g z sum_c Wq[r][c]
+ * into every output, which fills the integrator's range and, on a leaky integrator,
+ * leaks by an amount that depends on timing.  With split_signed (the default) a
+ * layer whose calibration data are signed takes z = 0, s_x = max(-lo, hi) / Qx and
+ * signed codes c = clamp(round(x / s_x), -Qx, Qx); the backend sees 2K inputs, the
+ * codes max(c, 0) then max(-c, 0), and 2K weights per output, Wq then -Wq
+ * (differential inputs: two physical rows per signed input, so the sum is
+ * sum_c Wq c with no constant share).  q.x_split marks such layers.
+ *
  * Sends.  The device repeats an input vector's events `sends` times (the tile's
  * input.num_sends, BrainScaleS-2's num_sends), so y_lsb ~= sends * g * sum Wq xq and a
  * layer's gain is g_l = sends * g (g_l replaces g above).  With a percentile p of the
@@ -185,10 +194,13 @@ typedef struct xb_nn_quant {
 	float w_scale;         /* s_w: float weight per weight code */
 	float x_scale;         /* s_x: float input per input code */
 	int x_zero;            /* z: input code of the value 0 */
+	int x_split;           /* signed inputs as row pairs (see the design comment) */
 	int x_from;            /* index of the requant layer that sets s_x, -1: own s_x */
 	int8_t *wq;            /* weight codes [rows][cols] (owned), NULL until quantized */
 	float *bias_lsb;       /* d: digital offset per output in LSB (owned) */
 	float *offset_lsb;     /* measured offset correction per output, in d (owned) */
+	int8_t *wq_split;      /* x_split: [rows][2 cols] = [Wq | -Wq] for the backend (owned) */
+	uint64_t split_version;/* wq_version wq_split was made from */
 	uint64_t wq_version;   /* layer version wq was computed from */
 	float lsb_scale;       /* k = s_w s_x / g of the last quantized forward */
 	double *cal_sum;       /* xb_nn_net_calibrate_offsets: [rows] sums of device - ideal,
@@ -412,6 +424,7 @@ typedef struct xb_nn_quant_params {
 	int quantize_inputs;   /* first analog layer: choose s_x and z from data (1) */
 	double fill;           /* sends=0 layers: fraction of lsb_linear their raw output's
 				* percentile may reach (0.5); 0: the backend's sends */
+	int split_signed;      /* signed data inputs as row pairs, not a zero point (1) */
 } xb_nn_quant_params;
 
 xb_nn_quant_params xb_nn_quant_default_params(void);
