@@ -26,7 +26,7 @@ static const xb_key run_keys[] = {
 	  "model file (HDF5) or the name of a shipped model (kws, lenet5, mlp)" },
 	{ "workload.data", XB_KEY_STRING, "", 0, 0, NULL, "kws-test",
 	  "data set file (HDF5) or the name of a shipped data set" },
-	{ "workload.fill", XB_KEY_DOUBLE, "", 0, 1, NULL, "0.5",
+	{ "workload.fill", XB_KEY_DOUBLE, "", 0, 1, NULL, "1",
 	  "analog layers with sends=0: sends so that their large outputs reach this fraction "
 	  "of the linear range (0 = input.num_sends)" },
 	{ "workload.offset_cal", XB_KEY_BOOL, "", 0, 0, NULL, "true",

@@ -296,12 +296,14 @@ static void centred_codes(const xb_nn_layer *l, const float *x, size_t n, float 
 	}
 }
 
-/* The backend's weights of split layer L: [Wq | -Wq] per output (made when wq changes). */
-static const int8_t *split_weights(xb_nn_layer *l, xb_err *err)
+const int8_t *xb_nn_backend_weights(xb_nn_layer *l, size_t *ncols, xb_err *err)
 {
 	xb_nn_quant *q = &l->q;
 	size_t rows = l->rows, cols = l->cols;
 
+	*ncols = q->x_split ? 2 * cols : cols;
+	if (!q->x_split)
+		return q->wq;
 	if (q->wq_split && q->split_version == q->wq_version)
 		return q->wq_split;
 	if (!q->wq_split && !(q->wq_split = malloc(rows * 2 * cols))) {
@@ -446,11 +448,10 @@ xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 		if (quant && l->q.x_split) {
 			/* row pairs: max(c, 0) then max(-c, 0) of each vector, weights Wq, -Wq */
 			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
-			if (!(op.wq = split_weights(l, run->err))) {
+			if (!(op.wq = xb_nn_backend_weights(l, &op.cols, run->err))) {
 				st = XB_ENOMEM;
 				break;
 			}
-			op.cols = 2 * cols;
 			for (size_t i = 0; i < m; i++)
 				for (size_t k = 0; k < cols; k++) {
 					float c0 = v[i * cols + k];

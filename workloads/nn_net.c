@@ -861,7 +861,7 @@ xb_status xb_nn_net_fold(xb_nn_net *net)
 
 xb_nn_quant_params xb_nn_quant_default_params(void)
 {
-	xb_nn_quant_params p = {99.5, 1, 0.5, 1};
+	xb_nn_quant_params p = {99.5, 1, 1.0, 1};
 	return p;
 }
 

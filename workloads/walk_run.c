@@ -407,28 +407,22 @@ static xb_status noisy_device(walk_ws *w, const xb_walk_params *p, double level,
 	if (!d)
 		return w->err ? w->err->code : XB_ECONFIG;
 	for (int i = 0; i < w->nl; i++) {
-		const xb_nn_layer *l = xb_nn_net_layer(w->net, i);
+		xb_nn_layer *l = xb_nn_net_layer_mut(w->net, i);
 		if (l->type->exec != XB_NN_ANALOG)
 			continue;
 		/* sends as the layer asks them (hp.sends, 1 while unset): a layer built
-		 * with other sends is rebuilt on the same tiles anyway; signed inputs as
-		 * row pairs (x_split) take 2 K rows, weights Wq then -Wq (xb_nn.h) */
-		size_t k = l->q.x_split ? 2 * l->cols : l->cols;
-		int8_t *wq = l->q.x_split ? malloc(l->rows * k) : NULL;
-		if (l->q.x_split && !wq) {
+		 * with other sends is rebuilt on the same tiles anyway; the weights as the
+		 * network gives them (row pairs for signed inputs, xb_nn.h) */
+		size_t k;
+		const int8_t *wq = xb_nn_backend_weights(l, &k, w->err);
+		if (!wq) {
 			xb_device_nn_free(d);
-			return xb_raise(w->err, XB_ENOMEM, "walk: out of memory");
+			return w->err ? w->err->code : XB_ENOMEM;
 		}
-		for (size_t r = 0; wq && r < l->rows; r++)
-			for (size_t c = 0; c < l->cols; c++) {
-				wq[r * k + c] = l->q.wq[r * l->cols + c];
-				wq[r * k + l->cols + c] = (int8_t)-l->q.wq[r * l->cols + c];
-			}
 		xb_nn_mvm op = { .layer = l, .rows = l->rows, .cols = k, .w = l->t[0],
-				 .wq = wq ? wq : l->q.wq, .version = l->version,
+				 .wq = wq, .version = l->version,
 				 .sends = l->hp.sends > 0 ? l->hp.sends : 1 };
 		xb_status st = xb_device_nn_type.mvm_codes(d, &op, 0, NULL, NULL, w->err);
-		free(wq);
 		if (st != XB_OK) {
 			xb_device_nn_free(d);
 			return xb_err_context(w->err, "walk: layer %d on the device", i + 1);
