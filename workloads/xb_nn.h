@@ -374,9 +374,10 @@ xb_status xb_nn_net_add_hyper(xb_nn_net *net, const xb_nn_layer_type *type,
  * (xb_nn_arch), and initialise its weights from SEED.  Errors name the statement
  * number, the word at fault and what was expected. */
 xb_nn_net *xb_nn_net_from_spec(const char *spec, uint64_t seed, xb_err *err);
-/* The spec of a stock network: "kws-cnn" (Hello Edge CNN size class, 49x10 MFCC, 12
- * classes), "lenet5", "mlp3", "mlp3-bn" (Fashion-MNIST 28x28, 10 classes); NULL if
- * unknown. */
+/* The spec of a stock network: "kws-cnn" (Hello Edge CNN size class), "kws-dscnn"
+ * (Hello Edge DS-CNN-S with every analog layer in one 128-row block; the shipped KWS
+ * model), both 49x10 MFCC into 12 classes; "lenet5", "mlp3", "mlp3-bn" (Fashion-MNIST
+ * 28x28, 10 classes); NULL if unknown. */
 const char *xb_nn_arch(const char *name);
 /* The network as spec text (malloc'd; NULL on ENOMEM). */
 char *xb_nn_net_spec(const xb_nn_net *net);
