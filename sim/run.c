@@ -15,6 +15,8 @@
 #endif
 
 #define QUANT_SAMPLES 512
+/* Samples of the offset calibration (512 x positions values per output). */
+#define OFFSET_SAMPLES 512
 /* First global sample number of the offset calibration's noise keys: after any test
  * set's samples. */
 #define CALIBRATION_SAMPLE_BASE (UINT64_C(1) << 40)
@@ -23,7 +25,7 @@ xb_run_options xb_run_default_options(void)
 {
 	xb_run_options o;
 	memset(&o, 0, sizeof o);
-	o.batch = 256;
+	o.batch = 64;
 	o.trace_mvm_samples = 4;
 	o.trace_events = 4096;
 	return o;
@@ -301,7 +303,7 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 
 	*out = NULL;
 	if (o.batch == 0)
-		o.batch = 256;
+		o.batch = 64;
 	if ((st = xb_tile_params_from_config(cfg, &tp, err)) != XB_OK)
 		return st;
 	r = calloc(1, sizeof *r);
@@ -411,7 +413,8 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 		if (st == XB_OK && offsets) {
 			/* noise keys of their own, after every test sample's */
 			xb_device_nn_set_sample(dev, CALIBRATION_SAMPLE_BASE);
-			if ((st = xb_nn_net_calibrate_offsets(net, nq, xq)) != XB_OK)
+			if ((st = xb_nn_net_calibrate_offsets(net, nq < OFFSET_SAMPLES ? nq :
+							      OFFSET_SAMPLES, xq)) != XB_OK)
 				xb_raise(err, st, "model %s: offset calibration: %s",
 					 r->model_path, xb_nn_net_errmsg(net));
 			xb_device_nn_set_sample(dev, 0);

@@ -18,7 +18,7 @@
 #endif
 
 /* Batch of the eval-mode workspace when none was reserved. */
-#define NN_EVAL_BATCH 256
+#define NN_EVAL_BATCH 64
 
 /* ---- hyper-parameters and options ------------------------------------------------- */
 
@@ -742,10 +742,11 @@ nomem:
 			"samples", max_batch);
 }
 
-static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int training)
+/* Layers 0 .. STOP-1 forward on N samples X (into net->act). */
+static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int training, int stop)
 {
 	memcpy(net->act[0], x, n * xb_nn_shape_size(net->in) * sizeof(float));
-	for (int i = 0; i < net->nlayers; i++) {
+	for (int i = 0; i < stop; i++) {
 		xb_nn_layer *l = net->layers[i];
 		xb_nn_run run = {training, net->quantized, &net->backend, net->scratch,
 				 net->ws_threads, net->cache[i], &net->err};
@@ -777,7 +778,7 @@ xb_status xb_nn_net_forward(xb_nn_net *net, size_t n, const float *x, float *y, 
 	int blas = blas_enter();
 	for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += b) {
 		size_t cnt = n - s0 < b ? n - s0 : b;
-		st = forward_slice(net, cnt, x + s0 * isz, training);
+		st = forward_slice(net, cnt, x + s0 * isz, training, net->nlayers);
 		if (st != XB_OK)
 			break;
 		memcpy(y + s0 * osz, net->act[net->nlayers], cnt * osz * sizeof(float));
@@ -1065,7 +1066,7 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 	for (size_t s0 = 0; s0 < n; s0 += b) {
 		size_t cnt = n - s0 < b ? n - s0 : b;
 		int blas = blas_enter();
-		st = forward_slice(net, cnt, x + s0 * isz, 0);
+		st = forward_slice(net, cnt, x + s0 * isz, 0, net->nlayers);
 		blas_leave(blas);
 		if (st != XB_OK)
 			goto done;
@@ -1162,8 +1163,7 @@ done:
 
 xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 {
-	size_t osz = xb_nn_shape_size(xb_nn_net_out_shape(net));
-	float *y = NULL;
+	size_t isz = xb_nn_shape_size(net->in);
 	xb_status st = XB_OK;
 
 	if (!net->quantized)
@@ -1174,8 +1174,10 @@ xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 	if (!net->backend.type || net->backend.type == &xb_nn_backend_float_type ||
 	    !net->backend.type->mvm_codes)
 		return XB_OK;
-	if (!(y = malloc((n < NN_EVAL_BATCH ? n : NN_EVAL_BATCH) * osz * sizeof *y)))
-		return xb_raise(&net->err, XB_ENOMEM, "offset calibration: out of memory");
+	nn_quant_refresh(net);
+	if ((st = xb_nn_net_reserve(net, n < NN_EVAL_BATCH ? n : NN_EVAL_BATCH)) != XB_OK)
+		return st;
+	/* layer by layer: the layers up to I run, with the corrections before I in place */
 	for (int i = 0; i < net->nlayers && st == XB_OK; i++) {
 		xb_nn_layer *l = net->layers[i];
 		xb_nn_quant *q = &l->q;
@@ -1185,9 +1187,11 @@ xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 			st = xb_raise(&net->err, XB_ENOMEM, "offset calibration: out of memory");
 			break;
 		}
-		for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += NN_EVAL_BATCH) {
-			size_t cnt = n - s0 < NN_EVAL_BATCH ? n - s0 : NN_EVAL_BATCH;
-			st = xb_nn_net_forward(net, cnt, x + s0 * xb_nn_shape_size(net->in), y, 0);
+		for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += net->ws_batch) {
+			size_t cnt = n - s0 < net->ws_batch ? n - s0 : net->ws_batch;
+			int blas = blas_enter();
+			st = forward_slice(net, cnt, x + s0 * isz, 0, i + 1);
+			blas_leave(blas);
 		}
 		if (st == XB_OK)
 			for (size_t r = 0; r < l->rows; r++)
@@ -1199,7 +1203,6 @@ xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 		nn_quant_refresh(net);
 	}
 	net->fwd_n = 0;
-	free(y);
 	return st;
 }
 
