@@ -1532,7 +1532,7 @@ START_TEST(test_train_errors)
 END_TEST
 
 enum { BAD_NONE, BAD_MISSING_BIAS, BAD_SHAPE, BAD_TYPE, BAD_SCHEMA, BAD_NLAYERS, BAD_NAN,
-       BAD_OPTIONS, BAD_OUTSHAPE };
+       BAD_OPTIONS, BAD_OUTSHAPE, BAD_SENDS, BAD_SPLIT };
 
 /* A one-layer dense model (4 -> 3) written by hand, broken as VARIANT says. */
 static void write_model(const char *path, int variant)
@@ -1558,7 +1558,16 @@ static void write_model(const char *path, int variant)
 	ck_assert_int_eq(xb_h5w_attr_str(w, "/layers/0", "type",
 					 variant == BAD_TYPE ? "conv3d" : "dense"), XB_OK);
 	ck_assert_int_eq(xb_h5w_attr_str(w, "/layers/0", "options",
-					 variant == BAD_OPTIONS ? "out=x" : "out=3"), XB_OK);
+					 variant == BAD_OPTIONS ? "out=x" :
+					 variant == BAD_SENDS ? "out=3 sends=65" : "out=3"), XB_OK);
+	if (variant == BAD_SPLIT) {
+		/* a calibrated layer claiming row-pair inputs with a zero point of 3 */
+		ck_assert_int_eq(xb_h5w_attr_int(w, "/", "calibrated", 1), XB_OK);
+		ck_assert_int_eq(xb_h5w_attr_double(w, "/layers/0", "w_scale", 0.01), XB_OK);
+		ck_assert_int_eq(xb_h5w_attr_double(w, "/layers/0", "x_scale", 0.1), XB_OK);
+		ck_assert_int_eq(xb_h5w_attr_int(w, "/layers/0", "x_zero", 3), XB_OK);
+		ck_assert_int_eq(xb_h5w_attr_int(w, "/layers/0", "x_split", 1), XB_OK);
+	}
 	ck_assert_int_eq(xb_h5w_attr_ints(w, "/layers/0", "out_shape", out, 3), XB_OK);
 	ck_assert_int_eq(xb_h5w_write(w, "/layers/0/weight", XB_H5_FLOAT32, 2, wd, wt, "1"), XB_OK);
 	if (variant != BAD_MISSING_BIAS)
@@ -1581,6 +1590,8 @@ START_TEST(test_bad_model_files)
 		{BAD_NAN, "/layers/0/weight", NULL},
 		{BAD_OPTIONS, "/layers/0", "out = 'x'"},
 		{BAD_OUTSHAPE, "out_shape", "1x1x5"},
+		{BAD_SENDS, "sends = 65", "expected 0 (chosen at quantization) .. 64"},
+		{BAD_SPLIT, "x_split 1 with x_zero 3", "/layers/0"},
 	};
 	char path[128];
 	xb_err err = {0};
