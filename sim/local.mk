@@ -4,7 +4,7 @@
 # Base layer: errors, units, configuration registry, progress (used by every module).
 noinst_LTLIBRARIES += sim/libxbbase.la
 sim_libxbbase_la_SOURCES = sim/xb_base.h sim/error.c sim/units.c sim/config.c sim/progress.c \
-	sim/paths.c
+	sim/paths.c sim/report_dir.c
 XB_BASE_LIBS = sim/libxbbase.la $(INIH_LIBS) $(GSL_LIBS) $(OPENBLAS_LIBS) -lm
 XB_CORE_LIBS += sim/libxbbase.la
 pkginclude_HEADERS += sim/xb_base.h

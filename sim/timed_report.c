@@ -1,5 +1,5 @@
 /* timed_report.c - `xbarsim report`: data files, gnuplot figures and a summary of a trace or sweep.
- * Everything goes to a temporary directory renamed into place at the end.
+ * Everything goes to a temporary directory renamed into place at the end (xb_report_dir).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #ifdef HAVE_CONFIG_H
@@ -7,102 +7,19 @@
 #endif
 #include "xb_timed.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-#ifndef XB_GNUPLOT
-#define XB_GNUPLOT ""
-#endif
 
 typedef struct rep {
-	xb_err *err;
+	xb_report_dir d;          /* the output directory (xb_base.h) */
 	xb_h5r *r;
 	const char *h5;
-	char tmp[4096];
-	const char *gnuplot;      /* "" = none */
-	const char *term;         /* gnuplot terminal */
-	FILE *md;                 /* summary.md */
-	int figures;
 } rep;
-
-static FILE *open_in(rep *R, const char *name, const char *mode)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", R->tmp, name);
-	FILE *f = fopen(path, mode);
-	if (!f)
-		xb_raise(R->err, XB_EIO, "report: cannot write %s: %s", path, strerror(errno));
-	return f;
-}
-
-static xb_status close_out(rep *R, FILE *f, const char *name)
-{
-	if (ferror(f) | fclose(f))
-		return xb_raise(R->err, XB_EIO, "report: writing %s/%s failed", R->tmp, name);
-	return XB_OK;
-}
 
 static xb_status h5fail(rep *R, const char *what)
 {
-	return xb_raise(R->err, XB_EFORMAT, "report: %s: %s: %s", R->h5, what, xb_h5r_errmsg(R->r));
-}
-
-/* Single-quote S for the shell into BUF. */
-static void shquote(char *buf, size_t len, const char *s)
-{
-	size_t n = 0;
-	if (len < 3)
-		return;
-	buf[n++] = '\'';
-	for (; *s && n + 5 < len; s++) {
-		if (*s == '\'') {
-			memcpy(buf + n, "'\\''", 4);
-			n += 4;
-		} else
-			buf[n++] = *s;
-	}
-	buf[n++] = '\'';
-	buf[n] = 0;
-}
-
-/* Write NAME.gp (SCRIPT after the terminal and output lines) and, with gnuplot, draw
- * NAME.png; the figure is linked from summary.md under TITLE. */
-static xb_status figure(rep *R, const char *name, const char *title, const char *script)
-{
-	char gp[256], cmd[9000], qd[4300], qg[4300];
-	snprintf(gp, sizeof gp, "%s.gp", name);
-	FILE *f = open_in(R, gp, "w");
-	if (!f)
-		return R->err->code;
-	fprintf(f, "# %s - drawn by `xbarsim report` from %s.dat\n", gp, name);
-	fprintf(f, "set terminal %s size 1000,600 noenhanced\nset output '%s.png'\nset title '%s'\n",
-		R->term, name, title);
-	fputs(script, f);
-	xb_status st = close_out(R, f, gp);
-	if (st)
-		return st;
-	int drawn = 0;
-	if (*R->gnuplot) {
-		shquote(qd, sizeof qd, R->tmp);
-		shquote(qg, sizeof qg, R->gnuplot);
-		snprintf(cmd, sizeof cmd, "cd %s && %s %s >>gnuplot.log 2>&1", qd, qg, gp);
-		if (system(cmd) == 0) {
-			drawn = 1;
-			R->figures++;
-		}
-	}
-	if (drawn)
-		fprintf(R->md, "### %s\n\n![%s](%s.png)\n\nData: [%s.dat](%s.dat), script: "
-			"[%s](%s)\n\n", title, title, name, name, name, gp, gp);
-	else
-		fprintf(R->md, "### %s\n\nData: [%s.dat](%s.dat); draw with `gnuplot %s`.\n\n",
-			title, name, name, gp);
-	return XB_OK;
+	return xb_raise(R->d.err, XB_EFORMAT, "report: %s: %s: %s", R->h5, what, xb_h5r_errmsg(R->r));
 }
 
 /* Compare group names numerically ("2" before "10"). */
@@ -137,12 +54,12 @@ static xb_status trace_summary(rep *R)
 {
 	char **names = NULL;
 	size_t n = 0;
-	fprintf(R->md, "## Summary\n\n");
+	fprintf(R->d.md, "## Summary\n\n");
 	if (!xb_h5r_exists(R->r, "/summary"))
-		fprintf(R->md, "(no /summary group)\n\n");
+		fprintf(R->d.md, "(no /summary group)\n\n");
 	else if (xb_h5r_attr_list(R->r, "/summary", &names, &n))
 		return h5fail(R, "/summary");
-	fprintf(R->md, "| quantity | value |\n|---|---|\n");
+	fprintf(R->d.md, "| quantity | value |\n|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		xb_h5_info info;
 		if (xb_h5r_attr_info(R->r, "/summary", names[i], &info) || info.nelems != 1)
@@ -150,28 +67,28 @@ static xb_status trace_summary(rep *R)
 		if (info.type == XB_H5_STRING) {
 			char *v = NULL;
 			if (!xb_h5r_attr_str(R->r, "/summary", names[i], &v))
-				fprintf(R->md, "| %s | %s |\n", names[i], v);
+				fprintf(R->d.md, "| %s | %s |\n", names[i], v);
 			free(v);
 		} else if (info.type != XB_H5_NOTYPE) {
 			double v;
 			if (!xb_h5r_attr_double(R->r, "/summary", names[i], &v))
-				fprintf(R->md, "| %s | %.6g |\n", names[i], v);
+				fprintf(R->d.md, "| %s | %.6g |\n", names[i], v);
 		}
 	}
-	fprintf(R->md, "\n");
+	fprintf(R->d.md, "\n");
 	free(names);
 	if (xb_h5r_exists(R->r, "/timing")) {
 		static const char *const tk[] = { "inferences", "latency_ns_mean", "latency_ns_p50",
 						  "latency_ns_p99", "throughput_per_s",
 						  "energy_pj_per_inference", "load_ns" };
-		fprintf(R->md, "## Timed mode\n\n| quantity | value |\n|---|---|\n");
+		fprintf(R->d.md, "## Timed mode\n\n| quantity | value |\n|---|---|\n");
 		for (size_t i = 0; i < sizeof tk / sizeof *tk; i++) {
 			double v;
 			if (xb_h5r_has_attr(R->r, "/timing", tk[i]) &&
 			    !xb_h5r_attr_double(R->r, "/timing", tk[i], &v))
-				fprintf(R->md, "| %s | %.6g |\n", tk[i], v);
+				fprintf(R->d.md, "| %s | %.6g |\n", tk[i], v);
 		}
-		fprintf(R->md, "\n");
+		fprintf(R->d.md, "\n");
 	}
 	return XB_OK;
 }
@@ -198,7 +115,7 @@ static xb_status trace_energy(rep *R)
 	}
 	comp = calloc(na + 1, sizeof *comp);
 	if (!comp) {
-		st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+		st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < na; i++) {
@@ -209,9 +126,9 @@ static xb_status trace_energy(rep *R)
 	if (!nc)
 		goto out;
 	qsort(comp, nc, sizeof *comp, cmp_energy);
-	f = open_in(R, "energy.dat", "w");
+	f = xb_report_open(&R->d, "energy.dat", "w");
 	if (!f) {
-		st = R->err->code;
+		st = R->d.err->code;
 		goto out;
 	}
 	fprintf(f, "# energy per inference by layer and component, pJ, from %s /layers/<n>\n# layer", R->h5);
@@ -233,7 +150,7 @@ static xb_status trace_energy(rep *R)
 		}
 		fprintf(f, "\n");
 	}
-	st = close_out(R, f, "energy.dat");
+	st = xb_report_close(&R->d, f, "energy.dat");
 	f = NULL;
 	if (st)
 		goto out;
@@ -251,7 +168,7 @@ static xb_status trace_energy(rep *R)
 		snprintf(script + strlen(script), sizeof script - strlen(script),
 			 "'\nplot for [c=2:%zu] 'energy.dat' using c:xtic(1) title word(names, c-1)\n",
 			 nc + 1);
-		st = figure(R, "energy", "Energy by layer and component (functional counts)", script);
+		st = xb_report_figure(&R->d, "energy", "Energy by layer and component (functional counts)", script);
 	}
 out:
 	free(layers);
@@ -270,11 +187,11 @@ static xb_status trace_timed_energy(rep *R)
 	if (xb_h5r_read(R->r, "/timing/energy_pj", XB_H5_FLOAT64, 2, NULL, 0, (void **)&e, d))
 		return h5fail(R, "/timing/energy_pj");
 	xb_h5r_attr_str(R->r, "/timing", "energy_components", &names);
-	FILE *f = open_in(R, "energy_timed.dat", "w");
+	FILE *f = xb_report_open(&R->d, "energy_timed.dat", "w");
 	if (!f) {
 		free(e);
 		free(names);
-		return R->err->code;
+		return R->d.err->code;
 	}
 	fprintf(f, "# timed mode: energy per inference by layer and component, pJ (/timing/energy_pj)\n# layer");
 	for (char *p = names; p && *p; p++)
@@ -287,7 +204,7 @@ static xb_status trace_timed_energy(rep *R)
 			fprintf(f, " %.9g", e[l * d[1] + c]);
 		fprintf(f, "\n");
 	}
-	xb_status st = close_out(R, f, "energy_timed.dat");
+	xb_status st = xb_report_close(&R->d, f, "energy_timed.dat");
 	char script[1024];
 	snprintf(script, sizeof script,
 		 "set style data histograms\nset style histogram rowstacked\n"
@@ -296,7 +213,7 @@ static xb_status trace_timed_energy(rep *R)
 		 "plot for [c=2:%lld] 'energy_timed.dat' using c:xtic(1) title word(names, c-1)\n",
 		 names ? names : "", (long long)d[1] + 1);
 	if (!st)
-		st = figure(R, "energy_timed", "Energy by layer and component (timed mode)", script);
+		st = xb_report_figure(&R->d, "energy_timed", "Energy by layer and component (timed mode)", script);
 	free(e);
 	free(names);
 	return st;
@@ -345,7 +262,7 @@ static xb_status trace_timeline(rep *R)
 			cnt += *p == '\n';
 		char **v = calloc(cnt, sizeof *v);
 		if (!v) {
-			st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+			st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 			goto out;
 		}
 		size_t k = 0;
@@ -363,9 +280,9 @@ static xb_status trace_timeline(rep *R)
 			ncn = k;
 		}
 	}
-	FILE *f = open_in(R, "timeline.dat", "w");
+	FILE *f = xb_report_open(&R->d, "timeline.dat", "w");
 	if (!f) {
-		st = R->err->code;
+		st = R->d.err->code;
 		goto out;
 	}
 	fprintf(f, "# busy intervals of the first timed inference (/timeline)\n"
@@ -375,13 +292,13 @@ static xb_status trace_timeline(rep *R)
 		const char *kd = kind[i] >= 0 && (size_t)kind[i] < nkn ? knames[kind[i]] : "?";
 		fprintf(f, "%d %.10g %.10g %s %s %d\n", comp[i], t0[i], t1[i], nm, kd, kind[i]);
 	}
-	if ((st = close_out(R, f, "timeline.dat")))
+	if ((st = xb_report_close(&R->d, f, "timeline.dat")))
 		goto out;
 	{
 		size_t len = 512 + ncn * 64;
 		char *script = malloc(len);
 		if (!script) {
-			st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+			st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 			goto out;
 		}
 		snprintf(script, len, "set xlabel 'time (ns)'\nunset key\nset yrange [-1:%zu]\n"
@@ -391,7 +308,7 @@ static xb_status trace_timeline(rep *R)
 				 c ? ", " : "", cnames[c], c);
 		snprintf(script + strlen(script), len - strlen(script),
 			 ")\nplot 'timeline.dat' using 2:1:($3-$2):(0):($6+1) with vectors nohead lw 10 lc variable\n");
-		st = figure(R, "timeline", "Timeline (Gantt) of the components", script);
+		st = xb_report_figure(&R->d, "timeline", "Timeline (Gantt) of the components", script);
 		free(script);
 	}
 out:
@@ -460,14 +377,14 @@ static xb_status trace_mvm(rep *R)
 		long span = (long)(hi - lo) + 1;
 		if (span < 1 || span > (1L << 24)) {
 			free(y);
-			st = xb_raise(R->err, XB_EFORMAT, "report: %s: adc range [%g, %g] unusable", R->h5, lo, hi);
+			st = xb_raise(R->d.err, XB_EFORMAT, "report: %s: adc range [%g, %g] unusable", R->h5, lo, hi);
 			break;
 		}
 		uint64_t *cnt = calloc((size_t)span, sizeof *cnt);
 		uint64_t outside = 0;
 		if (!cnt) {
 			free(y);
-			st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+			st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 			break;
 		}
 		for (int64_t k = 0; k < d[0] * d[1]; k++) {
@@ -478,11 +395,11 @@ static xb_status trace_mvm(rep *R)
 				cnt[(long)(v - lo)]++;
 		}
 		snprintf(dat, sizeof dat, "adc_hist_%s.dat", names[i]);
-		FILE *f = open_in(R, dat, "w");
+		FILE *f = xb_report_open(&R->d, dat, "w");
 		if (!f) {
 			free(cnt);
 			free(y);
-			st = R->err->code;
+			st = R->d.err->code;
 			break;
 		}
 		fprintf(f, "# ADC codes of the traced MVMs of layer %s (%s), range [%g, %g]\n"
@@ -493,7 +410,7 @@ static xb_status trace_mvm(rep *R)
 					c == 0 || c == span - 1);
 		if (outside)
 			fprintf(f, "# %llu codes outside the range\n", (unsigned long long)outside);
-		st = close_out(R, f, dat);
+		st = xb_report_close(&R->d, f, dat);
 		free(cnt);
 		free(y);
 		if (st)
@@ -508,7 +425,7 @@ static xb_status trace_mvm(rep *R)
 			 "'' using 1:($3 > 0.5 ? $2 : 0) with boxes lc 'red' title 'saturated'\n",
 			 lo - 1, hi + 1, lo, lo, hi, hi, dat);
 		snprintf(title, sizeof title, "ADC codes of layer %s (saturation in red)", names[i]);
-		st = figure(R, fig, title, script);
+		st = xb_report_figure(&R->d, fig, title, script);
 	}
 	free(names);
 	return st;
@@ -554,11 +471,11 @@ static xb_status trace_events(rep *R)
 			}
 			snprintf(fig, sizeof fig, "events_%s_%s", layers[l], mv[m]);
 			snprintf(dat, sizeof dat, "%s.dat", fig);
-			FILE *f = open_in(R, dat, "w");
+			FILE *f = xb_report_open(&R->d, dat, "w");
 			if (!f) {
 				free(tn);
 				free(v);
-				st = R->err->code;
+				st = R->d.err->code;
 				break;
 			}
 			fprintf(f, "# integrator state after every event (%s, %s)\n# time_ns v_lsb[0..%lld]\n",
@@ -571,7 +488,7 @@ static xb_status trace_events(rep *R)
 			}
 			free(tn);
 			free(v);
-			if ((st = close_out(R, f, dat)))
+			if ((st = xb_report_close(&R->d, f, dat)))
 				break;
 			char script[1024];
 			long ncol = dv[1] < 16 ? (long)dv[1] : 16;
@@ -580,7 +497,7 @@ static xb_status trace_events(rep *R)
 				 "unset key\nplot for [c=2:%ld] '%s' using 1:c with steps\n", ncol + 1, dat);
 			snprintf(title, sizeof title, "Integrator trajectories, layer %s, MVM %s (first %ld columns)",
 				 layers[l], mv[m], ncol);
-			st = figure(R, fig, title, script);
+			st = xb_report_figure(&R->d, fig, title, script);
 		}
 		free(mv);
 	}
@@ -620,7 +537,7 @@ static xb_status sweep_report(rep *R)
 		done += status[i] == 1;
 		failed += status[i] == 2;
 	}
-	fprintf(R->md, "## Sweep\n\n%lld points: %zu done, %zu failed, %zu pending.\n\n",
+	fprintf(R->d.md, "## Sweep\n\n%lld points: %zu done, %zu failed, %zu pending.\n\n",
 		(long long)np, done, failed, (size_t)np - done - failed);
 	/* swept keys: section.key datasets with numbers */
 	for (size_t i = 0; i < n; i++) {
@@ -630,7 +547,7 @@ static xb_status sweep_report(rep *R)
 		if (!strchr(names[i], '.') || xb_h5r_info(R->r, p, &info) || info.kind != XB_H5_DATASET)
 			continue;
 		if (info.type == XB_H5_STRING || info.rank != 1 || info.dims[0] != np) {
-			fprintf(R->md, "Swept key %s is not numeric: not used as an axis.\n\n", names[i]);
+			fprintf(R->d.md, "Swept key %s is not numeric: not used as an axis.\n\n", names[i]);
 			continue;
 		}
 		if (nkeys == 2) {
@@ -645,17 +562,17 @@ static xb_status sweep_report(rep *R)
 		kname[nkeys++] = names[i];
 	}
 	if (!nkeys) {
-		fprintf(R->md, "No numeric swept key: nothing to draw.\n\n");
+		fprintf(R->d.md, "No numeric swept key: nothing to draw.\n\n");
 		goto out;
 	}
 	if (extra)
-		fprintf(R->md, "%d further swept key(s) not drawn: figures use %s%s%s.\n\n", extra,
+		fprintf(R->d.md, "%d further swept key(s) not drawn: figures use %s%s%s.\n\n", extra,
 			kname[0], nkeys > 1 ? " and " : "", nkeys > 1 ? kname[1] : "");
 	/* distinct values of the secondary key */
 	size_t nv = 0;
 	vals = malloc(((size_t)np + 1) * sizeof *vals);
 	if (!vals) {
-		st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+		st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 		goto out;
 	}
 	if (nkeys > 1) {
@@ -685,9 +602,9 @@ static xb_status sweep_report(rep *R)
 			break;
 		}
 		snprintf(dat, sizeof dat, "%s.dat", mn);
-		FILE *f = open_in(R, dat, "w");
+		FILE *f = xb_report_open(&R->d, dat, "w");
 		if (!f) {
-			st = R->err->code;
+			st = R->d.err->code;
 			break;
 		}
 		fprintf(f, "# %s against %s%s%s (done points of %s)\n", mn, kname[0],
@@ -700,7 +617,7 @@ static xb_status sweep_report(rep *R)
 			int64_t *idx = malloc(((size_t)np + 1) * sizeof *idx);
 			if (!idx) {
 				fclose(f);
-				st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+				st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 				break;
 			}
 			for (int64_t k = 0; k < np; k++)
@@ -721,7 +638,7 @@ static xb_status sweep_report(rep *R)
 		m = NULL;
 		if (st)
 			break;
-		if ((st = close_out(R, f, dat)))
+		if ((st = xb_report_close(&R->d, f, dat)))
 			break;
 		char *unit = NULL;
 		xb_h5r_attr_str(R->r, p, "unit", &unit);
@@ -729,7 +646,7 @@ static xb_status sweep_report(rep *R)
 		char *script = malloc(len);
 		if (!script) {
 			free(unit);
-			st = xb_raise(R->err, XB_ENOMEM, "report: out of memory");
+			st = xb_raise(R->d.err, XB_ENOMEM, "report: out of memory");
 			break;
 		}
 		snprintf(script, len, "set xlabel '%s' noenhanced\nset ylabel '%s (%s)' noenhanced\n"
@@ -746,7 +663,7 @@ static xb_status sweep_report(rep *R)
 		snprintf(script + strlen(script), len - strlen(script), "\n");
 		char fig[300];
 		snprintf(fig, sizeof fig, "%s", mn);
-		st = figure(R, fig, mn, script);
+		st = xb_report_figure(&R->d, fig, mn, script);
 		free(script);
 		free(unit);
 	}
@@ -762,40 +679,25 @@ out:
 
 /* ---- the command's library part ---------------------------------------------------------- */
 
-static void rm_tree(const char *dir)
-{
-	char cmd[4400], q[4300];
-	shquote(q, sizeof q, dir);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", q);
-	if (system(cmd) != 0) {
-		/* best effort: a leftover temporary directory is harmless */
-	}
-}
-
 xb_status xb_timed_report(const char *h5, const char *out_dir, const char *gnuplot,
 			  int *figures, xb_err *err)
 {
 	rep R;
 	xb_status st;
 	char *schema = NULL;
-	struct stat sb;
 
 	memset(&R, 0, sizeof R);
 	if (figures)
 		*figures = -1;
 	if (!h5 || !out_dir || !*out_dir)
 		return xb_raise(err, XB_EINVAL, "xb_timed_report: NULL file or output directory");
-	R.err = err;
+	R.d.err = err;
 	R.h5 = h5;
-	R.gnuplot = gnuplot ? gnuplot : XB_GNUPLOT;
 	R.r = xb_h5r_open(h5, err);
 	if (!R.r)
 		return err ? err->code : XB_EIO;
-	if (stat(out_dir, &sb) == 0) {
-		st = xb_raise(err, XB_EIO, "report: %s exists: remove it or choose another output "
-			      "directory", out_dir);
+	if ((st = xb_report_dir_vacant(out_dir, err)) != XB_OK)
 		goto done;
-	}
 	if (!xb_h5r_has_attr(R.r, "/", "schema") || xb_h5r_attr_str(R.r, "/", "schema", &schema)) {
 		st = xb_raise(err, XB_EFORMAT, "report: %s: no root schema attribute (not an xbarsim "
 			      "file)", h5);
@@ -811,59 +713,20 @@ xb_status xb_timed_report(const char *h5, const char *out_dir, const char *gnupl
 		st = xb_raise(err, XB_EFORMAT, "report: %s: sweep file without /points", h5);
 		goto done;
 	}
-	snprintf(R.tmp, sizeof R.tmp, "%s.tmp.%ld", out_dir, (long)getpid());
-	rm_tree(R.tmp);
-	if (mkdir(R.tmp, 0777) != 0) {
-		st = xb_raise(err, XB_EIO, "report: cannot create %s: %s", R.tmp, strerror(errno));
+	if ((st = xb_report_dir_begin(&R.d, out_dir, gnuplot, err)) != XB_OK)
 		goto done;
-	}
-	/* the terminal: pngcairo where gnuplot has it */
-	R.term = "png";
-	if (*R.gnuplot) {
-		char cmd[4600], q[4300];
-		shquote(q, sizeof q, R.gnuplot);
-		snprintf(cmd, sizeof cmd, "%s -e 'set terminal pngcairo' >/dev/null 2>&1", q);
-		int rc = system(cmd);
-		if (rc == 0)
-			R.term = "pngcairo";
-		snprintf(cmd, sizeof cmd, "%s -e 'set terminal png' >/dev/null 2>&1", q);
-		if (rc != 0 && system(cmd) != 0)
-			R.gnuplot = "";    /* not runnable, or without a PNG terminal */
-	}
-	R.md = open_in(&R, "summary.md", "w");
-	if (!R.md) {
-		st = err ? err->code : XB_EIO;
-		goto fail;
-	}
-	fprintf(R.md, "# xbarsim report\n\nFile: `%s` (schema %s).\n\n", h5, schema);
-	if (!*R.gnuplot)
-		fprintf(R.md, "gnuplot was not found (or has no PNG terminal): no figures were "
-			"drawn; the data files (.dat) and gnuplot scripts (.gp) are here.\n\n");
+	fprintf(R.d.md, "# xbarsim report\n\nFile: `%s` (schema %s).\n\n", h5, schema);
+	xb_report_no_gnuplot_note(&R.d);
 	if (trace) {
 		if ((st = trace_summary(&R)) || (st = trace_energy(&R)) || (st = trace_timed_energy(&R)) ||
 		    (st = trace_timeline(&R)) || (st = trace_events(&R)) || (st = trace_mvm(&R)))
 			goto fail;
 	} else if ((st = sweep_report(&R)))
 		goto fail;
-	{
-		FILE *md = R.md;
-		R.md = NULL;
-		if ((st = close_out(&R, md, "summary.md")))
-			goto fail;
-	}
-	if (rename(R.tmp, out_dir) != 0) {
-		st = xb_raise(err, XB_EIO, "report: cannot move %s to %s: %s", R.tmp, out_dir,
-			      strerror(errno));
-		goto fail;
-	}
-	if (figures)
-		*figures = *R.gnuplot ? R.figures : -1;
-	st = XB_OK;
+	st = xb_report_dir_end(&R.d, out_dir, figures);
 	goto done;
 fail:
-	if (R.md)
-		fclose(R.md);
-	rm_tree(R.tmp);
+	xb_report_dir_abort(&R.d);
 done:
 	free(schema);
 	xb_h5r_free(R.r);

@@ -205,6 +205,42 @@ char *xb_str_trim(char *s);
 xb_status xb_find_data(const char *what, const char *name, const char *subdir, char *buf,
 		       size_t len, xb_err *err);
 
+/* ---- report directories (sim/report_dir.c) -------------------------------------- */
+
+/* The output directory of `xbarsim report`: everything is written into OUT_DIR.tmp.PID,
+ * renamed to OUT_DIR at the end (or removed on failure), so a report is there whole
+ * or not at all.  summary.md links the figures; each figure is NAME.dat (written by
+ * the caller), NAME.gp and, when gnuplot runs with a PNG terminal, NAME.png. */
+typedef struct xb_report_dir {
+	xb_err *err;
+	char tmp[4096];          /* the temporary directory ("" once removed) */
+	const char *gnuplot;     /* its path, "" = none (or no PNG terminal) */
+	const char *term;        /* "pngcairo" or "png" */
+	FILE *md;                /* summary.md */
+	int figures;             /* PNGs drawn */
+} xb_report_dir;
+
+/* XB_EIO if OUT_DIR exists already. */
+xb_status xb_report_dir_vacant(const char *out_dir, xb_err *err);
+/* Create the temporary directory, probe GNUPLOT (NULL: the one found by configure)
+ * and open summary.md. */
+xb_status xb_report_dir_begin(xb_report_dir *R, const char *out_dir, const char *gnuplot,
+			      xb_err *err);
+/* A line in summary.md saying why there are no figures, if gnuplot is missing. */
+void xb_report_no_gnuplot_note(xb_report_dir *R);
+/* Open NAME in the directory (NULL with the message on R->err) / close it, checked. */
+FILE *xb_report_open(xb_report_dir *R, const char *name, const char *mode);
+xb_status xb_report_close(xb_report_dir *R, FILE *f, const char *name);
+/* NAME.gp (terminal and output lines, then SCRIPT) and, with gnuplot, NAME.png; the
+ * figure is linked from summary.md under TITLE. */
+xb_status xb_report_figure(xb_report_dir *R, const char *name, const char *title,
+			   const char *script);
+/* Close summary.md and rename the directory to OUT_DIR; *FIGURES = PNGs drawn (-1
+ * without gnuplot).  On failure the directory is removed. */
+xb_status xb_report_dir_end(xb_report_dir *R, const char *out_dir, int *figures);
+/* Remove the temporary directory (after a failure). */
+void xb_report_dir_abort(xb_report_dir *R);
+
 /* ---- progress ---------------------------------------------------------------- */
 
 /* A progress callback for long work: DONE of TOTAL units finished.  The library calls

@@ -7,106 +7,10 @@
 #include "xb_walk.h"
 #include "xb_traces.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#ifndef XB_GNUPLOT
-#define XB_GNUPLOT ""
-#endif
-
-typedef struct wrep {
-	xb_err *err;
-	const char *h5;
-	char tmp[4096];
-	const char *gnuplot;      /* "" = none */
-	const char *term;
-	FILE *md;
-	int figures;
-} wrep;
-
-/* Single-quote S for the shell into BUF. */
-static void shquote(char *buf, size_t len, const char *s)
-{
-	size_t n = 0;
-	if (len < 3)
-		return;
-	buf[n++] = '\'';
-	for (; *s && n + 5 < len; s++) {
-		if (*s == '\'') {
-			memcpy(buf + n, "'\\''", 4);
-			n += 4;
-		} else
-			buf[n++] = *s;
-	}
-	buf[n++] = '\'';
-	buf[n] = 0;
-}
-
-static FILE *open_in(wrep *R, const char *name)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", R->tmp, name);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		xb_raise(R->err, XB_EIO, "report: cannot write %s: %s", path, strerror(errno));
-	return f;
-}
-
-static xb_status close_out(wrep *R, FILE *f, const char *name)
-{
-	if (ferror(f) | fclose(f))
-		return xb_raise(R->err, XB_EIO, "report: writing %s/%s failed", R->tmp, name);
-	return XB_OK;
-}
-
-/* NAME.gp from SCRIPT; with gnuplot NAME.png; linked from summary.md under TITLE. */
-static xb_status figure(wrep *R, const char *name, const char *title, const char *script)
-{
-	char gp[256], cmd[9000], qd[4300], qg[4300];
-	snprintf(gp, sizeof gp, "%s.gp", name);
-	FILE *f = open_in(R, gp);
-	if (!f)
-		return R->err->code;
-	fprintf(f, "# %s - drawn by `xbarsim report` from %s.dat\n", gp, name);
-	fprintf(f, "set terminal %s size 1000,600 noenhanced\nset output '%s.png'\nset title '%s'\n",
-		R->term, name, title);
-	fputs(script, f);
-	xb_status st = close_out(R, f, gp);
-	if (st)
-		return st;
-	int drawn = 0;
-	if (*R->gnuplot) {
-		shquote(qd, sizeof qd, R->tmp);
-		shquote(qg, sizeof qg, R->gnuplot);
-		snprintf(cmd, sizeof cmd, "cd %s && %s %s >>gnuplot.log 2>&1", qd, qg, gp);
-		if (system(cmd) == 0) {
-			drawn = 1;
-			R->figures++;
-		}
-	}
-	if (drawn)
-		fprintf(R->md, "### %s\n\n![%s](%s.png)\n\nData: [%s.dat](%s.dat), script: "
-			"[%s](%s)\n\n", title, title, name, name, name, gp, gp);
-	else
-		fprintf(R->md, "### %s\n\nData: [%s.dat](%s.dat); draw with `gnuplot %s`.\n\n",
-			title, name, name, gp);
-	return XB_OK;
-}
-
-static void rm_tree(const char *dir)
-{
-	char cmd[4400], q[4300];
-	shquote(q, sizeof q, dir);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", q);
-	if (system(cmd) != 0) {
-		/* best effort: a leftover temporary directory is harmless */
-	}
-}
 
 /* A level for a .dat file: all 17 digits, "nan" and "inf" spelled so. */
 static void put_num(FILE *f, double v)
@@ -134,9 +38,8 @@ static int append(char *buf, size_t len, const char *word)
 xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplot,
 			 int *figures, xb_err *err)
 {
-	wrep R;
+	xb_report_dir R;
 	xb_status st;
-	struct stat sb;
 	xb_h5r *h = NULL;
 	char **names = NULL, *unit = NULL, *noise = NULL, *script = NULL, *words = NULL;
 	double *levels = NULL, *acc = NULL, *mid = NULL, *lo = NULL, *hi = NULL;
@@ -149,11 +52,8 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 	if (!h5 || !out_dir || !*out_dir)
 		return xb_raise(err, XB_EINVAL, "xb_walk_report: NULL file or output directory");
 	R.err = err;
-	R.h5 = h5;
-	R.gnuplot = gnuplot ? gnuplot : XB_GNUPLOT;
-	if (stat(out_dir, &sb) == 0)
-		return xb_raise(err, XB_EIO, "report: %s exists: remove it or choose another output "
-				"directory", out_dir);
+	if ((st = xb_report_dir_vacant(out_dir, err)) != XB_OK)
+		return st;
 	if (!(h = xb_h5r_open(h5, err)))
 		return err ? err->code : XB_EIO;
 	if (xb_h5r_schema(h, NULL, XB_WALK_SCHEMA, XB_WALK_SCHEMA_VERSION, NULL) != XB_OK) {
@@ -198,28 +98,8 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 		goto done;
 	}
 
-	snprintf(R.tmp, sizeof R.tmp, "%s.tmp.%ld", out_dir, (long)getpid());
-	rm_tree(R.tmp);
-	if (mkdir(R.tmp, 0777) != 0) {
-		st = xb_raise(err, XB_EIO, "report: cannot create %s: %s", R.tmp, strerror(errno));
+	if ((st = xb_report_dir_begin(&R, out_dir, gnuplot, err)) != XB_OK)
 		goto done;
-	}
-	R.term = "png";
-	if (*R.gnuplot) {
-		char cmd[4600], q[4300];
-		shquote(q, sizeof q, R.gnuplot);
-		snprintf(cmd, sizeof cmd, "%s -e 'set terminal pngcairo' >/dev/null 2>&1", q);
-		int rc = system(cmd);
-		if (rc == 0)
-			R.term = "pngcairo";
-		snprintf(cmd, sizeof cmd, "%s -e 'set terminal png' >/dev/null 2>&1", q);
-		if (rc != 0 && system(cmd) != 0)
-			R.gnuplot = "";
-	}
-	if (!(R.md = open_in(&R, "summary.md"))) {
-		st = err ? err->code : XB_EIO;
-		goto fail;
-	}
 	const char *u = unit ? unit : "1";
 	fprintf(R.md, "# xbarsim report\n\nFile: `%s` (schema %s): walking noise, noise %s, "
 		"levels in %s.\n\n", h5, XB_WALK_SCHEMA, noise ? noise : "?", u);
@@ -229,9 +109,7 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 	for (int64_t s = 0; s < S; s++)
 		fprintf(R.md, "| %s | %.4g | %.4g | %.4g |\n", names[s], mid[s], lo[s], hi[s]);
 	fputs("\n", R.md);
-	if (!*R.gnuplot)
-		fprintf(R.md, "gnuplot was not found (or has no PNG terminal): no figures were "
-			"drawn; the data files (.dat) and gnuplot scripts (.gp) are here.\n\n");
+	xb_report_no_gnuplot_note(&R);
 
 	/* accuracy.dat: level, then each site's mean accuracy */
 	size_t wlen = 64;
@@ -245,7 +123,7 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 	}
 	for (int64_t s = 0; s < S; s++)
 		append(words, wlen, names[s]);
-	FILE *f = open_in(&R, "accuracy.dat");
+	FILE *f = xb_report_open(&R, "accuracy.dat", "w");
 	if (!f) {
 		st = err->code;
 		goto fail;
@@ -259,7 +137,7 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 			put_num(f, acc[s * L + j]);
 		fputc('\n', f);
 	}
-	if ((st = close_out(&R, f, "accuracy.dat")))
+	if ((st = xb_report_close(&R, f, "accuracy.dat")))
 		goto fail;
 	snprintf(script, wlen + 4096,
 		 "set logscale x\nset xlabel 'noise level (%s)'\nset ylabel 'accuracy'\n"
@@ -269,11 +147,11 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 		 "word(names, c-1), chance with lines dt 2 lc rgb 'black' title 'chance', "
 		 "target with lines dt 3 lc rgb 'gray' title 'target'\n",
 		 u, words, chance, target, (long long)S + 1);
-	if ((st = figure(&R, "accuracy", "Accuracy against noise level per site", script)))
+	if ((st = xb_report_figure(&R, "accuracy", "Accuracy against noise level per site", script)))
 		goto fail;
 
 	/* midpoints.dat: index, site, midpoint, lo, hi */
-	if (!(f = open_in(&R, "midpoints.dat"))) {
+	if (!(f = xb_report_open(&R, "midpoints.dat", "w"))) {
 		st = err->code;
 		goto fail;
 	}
@@ -287,34 +165,19 @@ xb_status xb_walk_report(const char *h5, const char *out_dir, const char *gnuplo
 		put_num(f, hi[s]);
 		fputc('\n', f);
 	}
-	if ((st = close_out(&R, f, "midpoints.dat")))
+	if ((st = xb_report_close(&R, f, "midpoints.dat")))
 		goto fail;
 	snprintf(script, wlen + 4096,
 		 "set ylabel 'midpoint noise level (%s)'\nset style fill solid 0.5\n"
 		 "set boxwidth 0.7\nset xtics rotate by -45\nset grid ytics\nset yrange [0:*]\n"
 		 "plot 'midpoints.dat' using 1:3:xtic(2) with boxes notitle, "
 		 "'' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 0 title 'interval'\n", u);
-	if ((st = figure(&R, "midpoints", "Midpoint noise level per site", script)))
+	if ((st = xb_report_figure(&R, "midpoints", "Midpoint noise level per site", script)))
 		goto fail;
-	{
-		FILE *md = R.md;
-		R.md = NULL;
-		if ((st = close_out(&R, md, "summary.md")))
-			goto fail;
-	}
-	if (rename(R.tmp, out_dir) != 0) {
-		st = xb_raise(err, XB_EIO, "report: cannot move %s to %s: %s", R.tmp, out_dir,
-			      strerror(errno));
-		goto fail;
-	}
-	if (figures)
-		*figures = *R.gnuplot ? R.figures : -1;
-	st = XB_OK;
+	st = xb_report_dir_end(&R, out_dir, figures);
 	goto done;
 fail:
-	if (R.md)
-		fclose(R.md);
-	rm_tree(R.tmp);
+	xb_report_dir_abort(&R);
 done:
 	xb_h5r_free(h);
 	free(names);
