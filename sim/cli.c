@@ -6,6 +6,7 @@
 
 #include "xb_sim.h"
 #include "xb_cli.h"
+#include "xb_traces.h"
 
 #include <getopt.h>
 #include <unistd.h>
@@ -62,6 +63,21 @@ static void usage_error(const char *cmd, const char *fmt, const char *arg)
 	fprintf(stderr, "xbarsim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'xbarsim %s--help'.\n", cmd ? "COMMAND " : "");
+}
+
+char *xb_cli_command_line(int argc, char **argv)
+{
+	static char name[] = "xbarsim";
+	char **full = malloc(((size_t)argc + 1) * sizeof *full);
+	char *s;
+
+	if (!full)
+		return NULL;
+	full[0] = name;
+	memcpy(full + 1, argv, (size_t)argc * sizeof *full);
+	s = xb_h5_join_argv(argc + 1, full);
+	free(full);
+	return s;
 }
 
 int xb_cli_fail(const char *cmd, const char *msg)

@@ -176,16 +176,10 @@ int xb_cli_run(int argc, char **argv)
 	}
 	if (!(cfg = xb_cli_config(&o, "run")))
 		goto done;
-	{
-		/* "xbarsim run ..." whichever way main() passed the words */
-		char *words = xb_h5_join_argv(argc, argv);
-		size_t len = words ? strlen(words) + 9 : 0;
-		if (words && !strcmp(argv[0], "run") && (cmdline = malloc(len)))
-			snprintf(cmdline, len, "xbarsim %s", words);
-		else
-			cmdline = words, words = NULL;
-		free(words);
-	}
+	/* "xbarsim run ..." whichever way main() passed the words (without a command,
+	 * ARGV[0] is the program itself) */
+	cmdline = !strcmp(argv[0], "run") ? xb_cli_command_line(argc, argv) :
+					    xb_h5_join_argv(argc, argv);
 	ro.command_line = cmdline;
 	ro.trace_file = o.output;
 	xb_progress_init(&prog, stderr, o.progress, "run", "samples");

@@ -132,18 +132,7 @@ int xb_cli_sweep(int argc, char **argv)
 		goto out;
 	}
 
-	{
-		/* The command line as the user typed it: "xbarsim sweep ...". */
-		static char name[] = "xbarsim";
-		char **full = malloc(((size_t)argc + 1) * sizeof *full);
-
-		if (full) {
-			full[0] = name;
-			memcpy(full + 1, argv, (size_t)argc * sizeof *full);
-			cmdline = xb_h5_join_argv(argc + 1, full);
-			free(full);
-		}
-	}
+	cmdline = xb_cli_command_line(argc, argv);   /* "xbarsim sweep ..." */
 	xb_progress_init(&prog, stderr, rank == 0 ? o.progress : XB_PROGRESS_NONE, "sweep",
 			 "points");
 	ro.output = o.output;

@@ -57,22 +57,6 @@ static void on_phase(void *ud, const char *what)
 	xb_progress_init(&ui->bar, stderr, ui->bar.style, "train", "samples");
 }
 
-static char *command_line(int argc, char **argv)
-{
-	size_t len = 1;
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	char *s = malloc(len + 8);
-	if (!s)
-		return NULL;
-	strcpy(s, "xbarsim");
-	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 int xb_cli_train(int argc, char **argv)
 {
 	xb_cli_opts o;
@@ -123,7 +107,7 @@ int xb_cli_train(int argc, char **argv)
 	if (ui.bar.active)
 		xb_progress_done(&ui.bar);
 	ini = xb_config_to_ini(cfg, 0);
-	cmdline = command_line(argc, argv);
+	cmdline = xb_cli_command_line(argc, argv);
 	if (xb_nn_net_save(net, o.output, ini, cmdline, &err) != XB_OK) {
 		rc = xb_cli_fail("train", err.msg);
 		goto out;

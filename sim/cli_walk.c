@@ -49,22 +49,6 @@ static const char walk_help[] =
 "magnitudes per layer (walk.binary_band).\n"
 "Documentation: doc/walk.md.\n";
 
-static char *command_line(int argc, char **argv)
-{
-	size_t len = 16;
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	char *s = malloc(len);
-	if (!s)
-		return NULL;
-	strcpy(s, "xbarsim");
-	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 #ifdef XB_HAVE_MPI
 /* xb_walk_reduce_fn over MPI_COMM_WORLD: agree on success, then sum the counts. */
 static int mpi_reduce(void *ud, uint64_t *counts, size_t n, int ok)
@@ -296,7 +280,7 @@ int xb_cli_walk(int argc, char **argv)
 	printf("\ntime:      %.1f s on %d rank%s\n", secs, p.nranks, p.nranks == 1 ? "" : "s");
 	if (o.output) {
 		ini = xb_config_to_ini(cfg, 0);
-		cmdline = command_line(argc, argv);
+		cmdline = xb_cli_command_line(argc, argv);
 		if (xb_walk_save(res, o.output, ini, cmdline, &err) != XB_OK) {
 			rc = xb_cli_fail("walk", err.msg);
 			goto out;

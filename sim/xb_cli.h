@@ -32,6 +32,10 @@ int xb_cli_parse(xb_cli_opts *o, const char *cmd, const char *help, int argc, ch
 void xb_cli_opts_free(xb_cli_opts *o);
 /* The resolved configuration of O, or NULL after printing the error. */
 xb_config *xb_cli_config(const xb_cli_opts *o, const char *cmd);
+/* "xbarsim ARGV[0] ..." (ARGV as a command's function receives it, ARGV[0] the command's
+ * name) for the command_line attribute of output files, words shell-quoted where
+ * needed (xb_h5_join_argv).  malloc'd; NULL on ENOMEM. */
+char *xb_cli_command_line(int argc, char **argv);
 /* Print "xbarsim CMD: MSG" on stderr; returns 1 (the failure exit code). */
 int xb_cli_fail(const char *cmd, const char *msg);
 
