@@ -691,29 +691,43 @@ static xb_status tb_fail(void *state, const xb_nn_mvm *op, size_t n, const float
 	return xb_raise(err, XB_EKERNEL, "tile %zu rows: simulated failure", op->rows);
 }
 
-/* A device with a linear range of 80 LSB, gain 0.001 per send, and a systematic offset
- * of 3 + r/2 LSB on output r: sends multiply the ideal sum, no noise, no rounding. */
-static xb_status offset_codes(void *state, const xb_nn_mvm *op, size_t n, const uint8_t *xq,
-			      float *y, xb_err *err)
+/* A test device: y = g S sum wq xq + off0 + off_step r for output r (g, off0, off_step
+ * from its state), no noise, no rounding; it remembers the last call's columns and
+ * the codes of its last vector. */
+typedef struct lin_device {
+	double gain, off0, off_step;
+	size_t last_cols;
+	uint8_t last_x[64];
+} lin_device;
+
+static xb_status lin_codes(void *state, const xb_nn_mvm *op, size_t n, const uint8_t *xq,
+			   float *y, xb_err *err)
 {
-	(void)state;
+	lin_device *d = state;
 	(void)err;
+	d->last_cols = op->cols;
+	if (n && op->cols <= sizeof d->last_x)
+		memcpy(d->last_x, xq + (n - 1) * op->cols, op->cols);
 	for (size_t i = 0; i < n; i++)
 		for (size_t r = 0; r < op->rows; r++) {
 			int64_t s = 0;
 			for (size_t c = 0; c < op->cols; c++)
 				s += (int64_t)op->wq[r * op->cols + c] * xq[i * op->cols + c];
-			y[i * op->rows + r] = (float)(0.001 * op->sends * (double)s + 3.0 + 0.5 * r);
+			y[i * op->rows + r] = (float)(d->gain * op->sends * (double)s + d->off0 +
+						      d->off_step * (double)r);
 		}
 	return XB_OK;
 }
+
+static const xb_nn_backend_type lin_type = {"linear", NULL, lin_codes};
 
 /* Sends chosen at quantization (xb_nn.h: clamp(floor(fill L / p), 1, max)) and the
  * offset calibration removing a known offset. */
 START_TEST(test_sends_and_offsets)
 {
-	static const xb_nn_backend_type ot = {"offset", NULL, offset_codes};
-	xb_nn_backend be = {&ot, NULL, 0.001, -1e9, 1e9, 80.0, 1, 64};
+	/* linear range 80 LSB, gain 0.001 per send, offset 3 + r/2 LSB on output r */
+	lin_device dev = {0.001, 3.0, 0.5, 0, {0}};
+	xb_nn_backend be = {&lin_type, &dev, 0.001, -1e9, 1e9, 80.0, 1, 64};
 	rng_seed(99);
 	xb_nn_net *net = net_of("input 1x1x6; dense out=3");
 	enum { N = 40 };
@@ -784,34 +798,13 @@ START_TEST(test_sends_and_offsets)
 }
 END_TEST
 
-/* An exact device: y = g S sum wq xq; remembers the last call's columns and codes. */
-static size_t exact_cols;
-static uint8_t exact_x[64];
-static xb_status exact_codes(void *state, const xb_nn_mvm *op, size_t n, const uint8_t *xq,
-			     float *y, xb_err *err)
-{
-	(void)state;
-	(void)err;
-	exact_cols = op->cols;
-	if (n && op->cols <= sizeof exact_x)
-		memcpy(exact_x, xq + (n - 1) * op->cols, op->cols);
-	for (size_t i = 0; i < n; i++)
-		for (size_t r = 0; r < op->rows; r++) {
-			int64_t s = 0;
-			for (size_t c = 0; c < op->cols; c++)
-				s += (int64_t)op->wq[r * op->cols + c] * xq[i * op->cols + c];
-			y[i * op->rows + r] = (float)(0.5 * op->sends * (double)s);
-		}
-	return XB_OK;
-}
-
 /* Signed inputs as row pairs (xb_nn.h): z = 0, s_x = max(-lo, hi) / Qx, the backend
  * sees 2K codes max(c, 0), max(-c, 0) and weights Wq, -Wq, and computes what the
  * float backend computes with signed codes. */
 START_TEST(test_split_inputs)
 {
-	static const xb_nn_backend_type et = {"exact", NULL, exact_codes};
-	xb_nn_backend be = {&et, NULL, 0.5, -INFINITY, INFINITY, INFINITY, 1, 1};
+	lin_device dev = {0.5, 0.0, 0.0, 0, {0}};      /* exact: gain 0.5, no offsets */
+	xb_nn_backend be = {&lin_type, &dev, 0.5, -INFINITY, INFINITY, INFINITY, 1, 1};
 	rng_seed(606);
 	xb_nn_net *net = net_of("input 1x1x8; dense out=6");
 	enum { N = 50 };
@@ -832,13 +825,13 @@ START_TEST(test_split_inputs)
 	/* the 100th percentiles are the extremes: s_x = max(-lo, hi) / 31 */
 	ck_assert_float_eq_tol(l->q.x_scale, fmaxf(-lo, hi) / 31.0f, 1e-6f);
 	ck_assert_int_eq(xb_nn_net_forward(net, N, x, y, 0), XB_OK);
-	ck_assert_uint_eq(exact_cols, 16);
+	ck_assert_uint_eq(dev.last_cols, 16);
 	/* the last sample's codes, by hand */
 	for (int k = 0; k < 8; k++) {
 		float c = rintf(x[(N - 1) * 8 + k] * (1.0f / l->q.x_scale));
 		c = c < -31 ? -31 : c > 31 ? 31 : c;
-		ck_assert_uint_eq(exact_x[k], c > 0 ? (unsigned)c : 0);
-		ck_assert_uint_eq(exact_x[8 + k], c < 0 ? (unsigned)-c : 0);
+		ck_assert_uint_eq(dev.last_x[k], c > 0 ? (unsigned)c : 0);
+		ck_assert_uint_eq(dev.last_x[8 + k], c < 0 ? (unsigned)-c : 0);
 	}
 	/* the float backend at the same gain: the same outputs (exact integer sums) */
 	xb_nn_backend fb = xb_nn_backend_float();
@@ -865,7 +858,7 @@ START_TEST(test_split_inputs)
 	ck_assert_int_eq(l->q.x_split, 0);
 	ck_assert_int_gt(l->q.x_zero, 0);
 	ck_assert_int_eq(xb_nn_net_forward(net, N, x, y, 0), XB_OK);
-	ck_assert_uint_eq(exact_cols, 8);
+	ck_assert_uint_eq(dev.last_cols, 8);
 	xb_nn_net_free(net);
 }
 END_TEST
