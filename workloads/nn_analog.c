@@ -443,28 +443,25 @@ xb_status nn_analog_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 			v = buf;
 		}
 		float *yc = y + s0 * p * rows;
-		xb_nn_mvm op = {l, rows, cols, l->t[0], quant ? l->q.wq : NULL, l->version,
-				nn_layer_sends(l, be)};
-		if (quant && l->q.x_split) {
-			/* row pairs: max(c, 0) then max(-c, 0) of each vector, weights Wq, -Wq */
+		xb_nn_mvm op = {l, rows, cols, l->t[0], NULL, l->version, nn_layer_sends(l, be)};
+		if (quant) {
+			/* the backend's codes: xq, or for row pairs max(c, 0) then max(-c, 0)
+			 * of each vector against the weights Wq, -Wq */
 			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
 			if (!(op.wq = xb_nn_backend_weights(l, &op.cols, run->err))) {
 				st = XB_ENOMEM;
 				break;
 			}
-			for (size_t i = 0; i < m; i++)
-				for (size_t k = 0; k < cols; k++) {
-					float c0 = v[i * cols + k];
-					codes[i * 2 * cols + k] = (uint8_t)(c0 > 0 ? c0 : 0);
-					codes[i * 2 * cols + cols + k] = (uint8_t)(c0 < 0 ? -c0 : 0);
-				}
-			st = be->type->mvm_codes(be->state, &op, m, codes, yc, run->err);
-			if (st == XB_OK && l->q.cal_sum)
-				st = offset_sums(l, be, m, v, wf, rowsum, yc, run->err);
-		} else if (quant) {
-			uint8_t *codes = (uint8_t *)(buf + 2 * m * cols);
-			for (size_t i = 0; i < m * cols; i++)
-				codes[i] = (uint8_t)(v[i] + (float)l->q.x_zero);
+			if (l->q.x_split)
+				for (size_t i = 0; i < m; i++)
+					for (size_t k = 0; k < cols; k++) {
+						float c0 = v[i * cols + k];
+						codes[i * 2 * cols + k] = (uint8_t)(c0 > 0 ? c0 : 0);
+						codes[i * 2 * cols + cols + k] = (uint8_t)(c0 < 0 ? -c0 : 0);
+					}
+			else
+				for (size_t i = 0; i < m * cols; i++)
+					codes[i] = (uint8_t)(v[i] + (float)l->q.x_zero);
 			st = be->type->mvm_codes(be->state, &op, m, codes, yc, run->err);
 			if (st == XB_OK && l->q.cal_sum)
 				st = offset_sums(l, be, m, v, wf, rowsum, yc, run->err);

@@ -971,17 +971,17 @@ static int has_linear_limit(const xb_nn_backend *be)
 	return be->lsb_linear > 0.0 && isfinite(be->lsb_linear);
 }
 
-/* The sends of analog layer L (quantized for one send) from its float outputs Y[N]:
- * the raw output of one send in LSB is y / k - d (d the row's digital offset); its
- * PERCENTILE of |.| should reach at most fill * lsb_linear (xb_nn.h).  0 (follow the
- * backend's sends) without a fill or a linear limit. */
+/* The sends of analog layer L (quantized for one send) from its float outputs Y[N],
+ * kept only when a fill is asked and the backend has a linear limit: the raw output
+ * of one send in LSB is y / k - d (d the row's digital offset); its PERCENTILE of |.|
+ * should reach at most fill * lsb_linear (xb_nn.h). */
 static int choose_sends(const xb_nn_backend *be, const xb_nn_layer *l,
 			const xb_nn_quant_params *qp, float *y, size_t n)
 {
 	int most = be->max_sends >= 1 ? be->max_sends : 1, s;
 	double k = l->q.lsb_scale, lo, hi, top;
 
-	if (!(qp->fill > 0.0) || !has_linear_limit(be) || !y || n == 0 || !(k > 0.0))
+	if (n == 0 || !(k > 0.0))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		y[i] = fabsf((float)(y[i] / k) - l->q.bias_lsb[i % l->rows]);
@@ -1200,7 +1200,7 @@ xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 								   q->cal_sum[l->rows + r]);
 		free(q->cal_sum);
 		q->cal_sum = NULL;
-		nn_quant_refresh(net);
+		quant_layer(l, &net->backend);   /* d with the correction */
 	}
 	net->fwd_n = 0;
 	return st;
