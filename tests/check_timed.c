@@ -117,6 +117,18 @@ static xb_timed_params quiet_params(void)
 	return xb_timed_default_params();
 }
 
+/* Non-zero input codes of the N inputs X of layer L, from its own quantization. */
+static uint64_t nonzero_codes(const xb_nn_layer *l, const float *x, size_t n)
+{
+	uint8_t xq[64];
+	uint64_t e = 0;
+	ck_assert_uint_le(n, sizeof xq);
+	xb_nn_quantize_inputs(x, n, l->hp.xbits, l->q.x_scale, l->q.x_zero, xq);
+	for (size_t i = 0; i < n; i++)
+		e += xq[i] != 0;
+	return e;
+}
+
 /* ---- core ---------------------------------------------------------------------------------- */
 
 /* One dense layer of 8 inputs and 4 outputs on hx: the latency is the closed form. */
@@ -135,12 +147,7 @@ START_TEST(test_closed_form)
 
 	/* E = non-zero input codes (event encoding, num_sends 1), from the layer's own
 	 * quantization of x */
-	const xb_nn_layer *l = xb_nn_net_layer(net, 0);
-	uint8_t xq[8];
-	xb_nn_quantize_inputs(x, 8, l->hp.xbits, l->q.x_scale, l->q.x_zero, xq);
-	uint64_t e = 0;
-	for (int i = 0; i < 8; i++)
-		e += xq[i] != 0;
+	uint64_t e = nonzero_codes(xb_nn_net_layer(net, 0), x, 8);
 	ck_assert_uint_eq(r->events, e);
 	/* hx: array = reset 0 + baseline 5 us + E x 5 cycles x 8 ns + read delay 40 ns;
 	 * adc = ramp 2^8 = 256 cycles x ceil(4 columns / 256 ADCs) = 1 round x 8 ns = 2048 ns */
@@ -192,13 +199,8 @@ START_TEST(test_layer_sends)
 	float x[8] = { 0.9f, -0.4f, 0.31f, 0.0f, 0.77f, -0.95f, 0.12f, 0.5f };
 	const xb_timed_result *r;
 	ck_assert_int_eq(xb_timed_infer(t, x, NULL, &r), XB_OK);
-	const xb_nn_layer *l = xb_nn_net_layer(net, 0);
-	ck_assert_int_eq(l->hp.sends, 3);
-	uint8_t xq[8];
-	xb_nn_quantize_inputs(x, 8, l->hp.xbits, l->q.x_scale, l->q.x_zero, xq);
-	uint64_t e = 0;
-	for (int i = 0; i < 8; i++)
-		e += xq[i] != 0;
+	ck_assert_int_eq(xb_nn_net_layer(net, 0)->hp.sends, 3);
+	uint64_t e = nonzero_codes(xb_nn_net_layer(net, 0), x, 8);
 	ck_assert_uint_eq(r->events, 3 * e);
 	/* as test_closed_form with 3 E events: baseline 5 us + 3E x 40 ns + read 40 ns */
 	xb_time_ps array_ps = 5000000 + 3 * e * 40000 + 40000;

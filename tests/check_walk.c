@@ -140,22 +140,22 @@ START_TEST(test_line_additive)
 }
 END_TEST
 
-/* A small CNN with every kind of site; labels are the clean network's own answers. */
-static xb_nn_net *cnn(float **x, int32_t **label, xb_nn_data *d, size_t n)
+/* Network SPEC (weights from SEED) on N inputs of 6x6 drawn by an LCG from SEED_X in
+ * [LO, LO + 2 HALF); labels are the clean network's own answers over its 3 outputs. */
+static xb_nn_net *labelled_net(const char *spec, uint64_t seed, uint32_t seed_x, double lo,
+			       double half, float **x, int32_t **label, xb_nn_data *d, size_t n)
 {
 	xb_err err = { 0 };
-	xb_nn_net *net = xb_nn_net_from_spec("input 6x6x1; conv2d out=4 kernel=3; batchnorm; "
-					     "relu; maxpool kernel=2; flatten; dense out=3", 7,
-					     &err);
+	xb_nn_net *net = xb_nn_net_from_spec(spec, seed, &err);
 	ck_assert_msg(net != NULL, "%s", err.msg);
 	*x = malloc(n * 36 * sizeof **x);
 	*label = malloc(n * sizeof **label);
 	float *y = malloc(n * 3 * sizeof *y);
 	ck_assert(*x && *label && y);
-	uint32_t s = 12345;
+	uint32_t s = seed_x;
 	for (size_t i = 0; i < n * 36; i++) {
-		s = s * 1664525u + 1013904223u;   /* LCG, values in [-1, 1) */
-		(*x)[i] = (float)((s >> 8) * (2.0 / 16777216.0) - 1.0);
+		s = s * 1664525u + 1013904223u;   /* LCG */
+		(*x)[i] = (float)((s >> 8) * (2.0 * half / 16777216.0) + lo);
 	}
 	ck_assert_int_eq(xb_nn_net_forward(net, n, *x, y, 0), XB_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -170,6 +170,14 @@ static xb_nn_net *cnn(float **x, int32_t **label, xb_nn_data *d, size_t n)
 	d->x = *x;
 	d->label = *label;
 	return net;
+}
+
+/* A small CNN with every kind of site, inputs in [-1, 1). */
+static xb_nn_net *cnn(float **x, int32_t **label, xb_nn_data *d, size_t n)
+{
+	return labelled_net("input 6x6x1; conv2d out=4 kernel=3; batchnorm; relu; "
+			    "maxpool kernel=2; flatten; dense out=3", 7, 12345, -1.0, 1.0, x,
+			    label, d, n);
 }
 
 START_TEST(test_threads)
@@ -544,35 +552,11 @@ START_TEST(test_ranks)
 }
 END_TEST
 
-/* A float CNN without batch norm for the device; labels are its float answers. */
+/* A float CNN without batch norm for the device, inputs in [0, 1). */
 static xb_nn_net *dev_net(float **x, int32_t **label, xb_nn_data *d, size_t n)
 {
-	xb_err err = { 0 };
-	xb_nn_net *net = xb_nn_net_from_spec("input 6x6x1; conv2d out=4 kernel=3; relu; "
-					     "maxpool kernel=2; flatten; dense out=3", 11, &err);
-	ck_assert_msg(net != NULL, "%s", err.msg);
-	*x = malloc(n * 36 * sizeof **x);
-	*label = malloc(n * sizeof **label);
-	float *y = malloc(n * 3 * sizeof *y);
-	ck_assert(*x && *label && y);
-	uint32_t s = 777;
-	for (size_t i = 0; i < n * 36; i++) {
-		s = s * 1664525u + 1013904223u;   /* LCG, values in [0, 1) */
-		(*x)[i] = (float)((s >> 8) * (1.0 / 16777216.0));
-	}
-	ck_assert_int_eq(xb_nn_net_forward(net, n, *x, y, 0), XB_OK);
-	for (size_t i = 0; i < n; i++) {
-		int b = 0;
-		for (int c = 1; c < 3; c++)
-			if (y[i * 3 + c] > y[i * 3 + b])
-				b = c;
-		(*label)[i] = b;
-	}
-	free(y);
-	d->n = n;
-	d->x = *x;
-	d->label = *label;
-	return net;
+	return labelled_net("input 6x6x1; conv2d out=4 kernel=3; relu; maxpool kernel=2; "
+			    "flatten; dense out=3", 11, 777, 0.0, 0.5, x, label, d, n);
 }
 
 /* Device noise: the analog layers are the sites, levels absolute in LSB, results
