@@ -16,7 +16,7 @@ tests_check_sweep_LDADD = $(XB_METRICS_LIBS) $(CHECK_LIBS)
 
 # Serial against MPI and kill-and-resume, on the built xbarsim (skipped without MPI).
 TESTS += tests/sweep_mpi.sh
-EXTRA_DIST += tests/sweep_mpi.sh doc/sweep.md
+EXTRA_DIST += tests/sweep_mpi.sh tests/mpi_common.sh doc/sweep.md
 
 BENCH_PROGS += bench/bench_sweep
 bench_bench_sweep_SOURCES = bench/bench_sweep.c

@@ -4,24 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -u
 
-B=${XB_BUILDDIR:-.}
-X=${XB_XBARSIM:-$B/xbarsim}      # XB_XBARSIM: another build of the command
-
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-grep -q '^#define XB_HAVE_MPI 1' "$B/config.h" 2>/dev/null ||
-	skip "built without MPI (configure --with-mpi)"
-[ -x "$X" ] || skip "no xbarsim program at $X"
+XB_TEST=sweep_mpi
+. "$(dirname "$0")/mpi_common.sh"
 "$X" sweep --help 2>/dev/null | grep -q -- '--resume' || skip "$X has no sweep command"
-command -v mpirun >/dev/null || skip "mpirun not found (Debian package openmpi-bin)"
-command -v h5dump >/dev/null || skip "h5dump not found (Debian package hdf5-tools)"
-
-# As root Open MPI wants to be told; oversubscribing lets 2 ranks run on any machine.
-MPIRUN="mpirun --allow-run-as-root --oversubscribe"
-export OMP_NUM_THREADS=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
-T=$(mktemp -d "${TMPDIR:-/tmp}/xb_sweep_mpi.XXXXXX") || fail "mktemp"
-trap 'rm -rf "$T"' EXIT
+export OMP_NUM_THREADS=1
 
 # The table of a file: every dataset of /points, floats with all 17 digits.
 dump() { h5dump -m '%.17g' -g /points "$1" | tail -n +2; }

@@ -4,23 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -u
 
-B=${XB_BUILDDIR:-.}
-X=${XB_XBARSIM:-$B/xbarsim}      # XB_XBARSIM: another build of the command
-
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-grep -q '^#define XB_HAVE_MPI 1' "$B/config.h" 2>/dev/null ||
-	skip "built without MPI (configure --with-mpi)"
-[ -x "$X" ] || skip "no xbarsim program at $X"
+XB_TEST=walk_mpi
+. "$(dirname "$0")/mpi_common.sh"
 "$X" walk --help 2>/dev/null | grep -q -- 'device' || skip "$X has no walk command with device noise"
-command -v mpirun >/dev/null || skip "mpirun not found (Debian package openmpi-bin)"
-command -v h5dump >/dev/null || skip "h5dump not found (Debian package hdf5-tools)"
-
-MPIRUN="mpirun --allow-run-as-root --oversubscribe"
-export OMP_WAIT_POLICY=passive SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
-T=$(mktemp -d "${TMPDIR:-/tmp}/xb_walk_mpi.XXXXXX") || fail "mktemp"
-trap 'rm -rf "$T"' EXIT
+export OMP_WAIT_POLICY=passive
 
 # Everything but the file name and the value of the root attribute command_line
 # (it names the output file), floats with all 17 digits.
