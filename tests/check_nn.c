@@ -766,6 +766,8 @@ START_TEST(test_sends_and_offsets)
 	 * float backend's ideal quantized outputs up to the rounding of d (<= k/2) */
 	for (int r = 0; r < 3; r++)
 		ck_assert_float_eq(l->q.offset_lsb[r], 0.0f);
+	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, 0, x), XB_EINVAL);   /* no samples */
+	ck_assert_ptr_nonnull(strstr(xb_nn_net_errmsg(net), "no samples"));
 	ck_assert_int_eq(xb_nn_net_calibrate_offsets(net, N, x), XB_OK);
 	for (int r = 0; r < 3; r++)
 		ck_assert_float_eq_tol(l->q.offset_lsb[r], -(3.0f + 0.5f * (float)r), 1e-5f);
@@ -1525,7 +1527,7 @@ START_TEST(test_train_errors)
 END_TEST
 
 enum { BAD_NONE, BAD_MISSING_BIAS, BAD_SHAPE, BAD_TYPE, BAD_SCHEMA, BAD_NLAYERS, BAD_NAN,
-       BAD_OPTIONS, BAD_OUTSHAPE, BAD_SENDS, BAD_SPLIT };
+       BAD_OPTIONS, BAD_OUTSHAPE, BAD_SENDS, BAD_SPLIT, BAD_SPLIT_TYPE };
 
 /* A one-layer dense model (4 -> 3) written by hand, broken as VARIANT says. */
 static void write_model(const char *path, int variant)
@@ -1553,13 +1555,17 @@ static void write_model(const char *path, int variant)
 	ck_assert_int_eq(xb_h5w_attr_str(w, "/layers/0", "options",
 					 variant == BAD_OPTIONS ? "out=x" :
 					 variant == BAD_SENDS ? "out=3 sends=65" : "out=3"), XB_OK);
-	if (variant == BAD_SPLIT) {
-		/* a calibrated layer claiming row-pair inputs with a zero point of 3 */
+	if (variant == BAD_SPLIT || variant == BAD_SPLIT_TYPE) {
+		/* a calibrated layer claiming row-pair inputs with a zero point of 3, or
+		 * with x_split as text */
 		ck_assert_int_eq(xb_h5w_attr_int(w, "/", "calibrated", 1), XB_OK);
 		ck_assert_int_eq(xb_h5w_attr_double(w, "/layers/0", "w_scale", 0.01), XB_OK);
 		ck_assert_int_eq(xb_h5w_attr_double(w, "/layers/0", "x_scale", 0.1), XB_OK);
 		ck_assert_int_eq(xb_h5w_attr_int(w, "/layers/0", "x_zero", 3), XB_OK);
-		ck_assert_int_eq(xb_h5w_attr_int(w, "/layers/0", "x_split", 1), XB_OK);
+		if (variant == BAD_SPLIT)
+			ck_assert_int_eq(xb_h5w_attr_int(w, "/layers/0", "x_split", 1), XB_OK);
+		else
+			ck_assert_int_eq(xb_h5w_attr_str(w, "/layers/0", "x_split", "yes"), XB_OK);
 	}
 	ck_assert_int_eq(xb_h5w_attr_ints(w, "/layers/0", "out_shape", out, 3), XB_OK);
 	ck_assert_int_eq(xb_h5w_write(w, "/layers/0/weight", XB_H5_FLOAT32, 2, wd, wt, "1"), XB_OK);
@@ -1585,6 +1591,7 @@ START_TEST(test_bad_model_files)
 		{BAD_OUTSHAPE, "out_shape", "1x1x5"},
 		{BAD_SENDS, "sends = 65", "expected 0 (chosen at quantization) .. 64"},
 		{BAD_SPLIT, "x_split 1 with x_zero 3", "/layers/0"},
+		{BAD_SPLIT_TYPE, "x_split: expected an integer 0 or 1", "/layers/0"},
 	};
 	char path[128];
 	xb_err err = {0};

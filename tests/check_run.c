@@ -200,6 +200,12 @@ START_TEST(test_backend_equals_matrix)
 	xb_device_nn_set_sample(d, 1000);
 	ck_assert_int_eq(xb_device_nn_type.mvm_codes(d, &op, N, xq, y2, &err), XB_OK);
 	ck_assert_int_eq(memcmp(y, y2, sizeof y), 0);
+	/* sends outside 1 .. 64 are refused, naming the layer */
+	op.sends = 65;
+	ck_assert_int_eq(xb_device_nn_type.mvm_codes(d, &op, N, xq, y2, &err), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "layer 0: sends = 65"));
+	op.sends = 0;
+	ck_assert_int_eq(xb_device_nn_type.mvm_codes(d, &op, N, xq, y2, &err), XB_EINVAL);
 	xb_matrix_work_free(ws);
 	xb_matrix_free(m);
 	xb_device_nn_free(d);
