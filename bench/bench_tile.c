@@ -1,5 +1,8 @@
 /* bench_tile.c - throughput of the functional tile against OpenBLAS sgemm on the same shapes, one thread.
  * Prints "<name>: <value> [unit]" lines (tile.ordered_over_sgemm, tile.unordered_over_sgemm, ...).
+ * The unordered and ideal models take oneDNN's exact integer product where the weights
+ * are integers (tile.c); tile.unordered_float_over_sgemm times the sgemm path (weights
+ * made non-integer by a 1 % per-synapse gain spread).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "xb_devices.h"
@@ -113,7 +116,7 @@ static void tile_teardown(tile_ctx *c)
 
 int main(void)
 {
-	xb_tile_params hx = xb_tile_default_params(), quiet, gen;
+	xb_tile_params hx = xb_tile_default_params(), quiet, gen, spread;
 	size_t R = (size_t)xb_tile_params_signed_rows(&hx), C = (size_t)hx.array.cols;
 	size_t gr = 256, gc = 256, nmax = GENERIC_BATCH * gr > BATCH * R ? GENERIC_BATCH * gr : BATCH * R;
 	int8_t *w = malloc(gr * gc);
@@ -122,10 +125,10 @@ int main(void)
 	float *xf = malloc(BATCH * R * sizeof *xf), *wf = malloc(R * C * sizeof *wf);
 	float *yf = malloc(GENERIC_BATCH * gc * sizeof *yf);
 	double macs = (double)BATCH * (double)R * (double)C, t_gemm, t_ord, t_unord, t_ideal;
-	double t_ord_q, t_unord_q, t_gen;
+	double t_ord_q, t_unord_q, t_gen, t_unord_f;
 	gemm_ctx g;
 	uint32_t s = 12345;
-	enum { NT = 6 };
+	enum { NT = 7 };
 	tile_ctx tc[NT];
 	candidate cand[NT + 1];
 
@@ -152,6 +155,8 @@ int main(void)
 
 	quiet = hx;
 	quiet.noise.enable = 0;
+	spread = hx;
+	spread.noise.fpn_synapse = 0.01;
 	/* A generic crossbar: 256 x 256 differential pairs, 8-bit pulse inputs, 8-bit ADC,
 	 * read noise 1 LSB. */
 	gen = hx;
@@ -169,7 +174,8 @@ int main(void)
 	    tile_setup(&tc[2], &hx, XB_MODEL_IDEAL, BATCH, w, x, y, yf) ||
 	    tile_setup(&tc[3], &quiet, XB_MODEL_ORDERED, BATCH, w, x, y, yf) ||
 	    tile_setup(&tc[4], &quiet, XB_MODEL_UNORDERED, BATCH, w, x, y, yf) ||
-	    tile_setup(&tc[5], &gen, XB_MODEL_ORDERED, GENERIC_BATCH, w, x, y, yf))
+	    tile_setup(&tc[5], &gen, XB_MODEL_ORDERED, GENERIC_BATCH, w, x, y, yf) ||
+	    tile_setup(&tc[6], &spread, XB_MODEL_UNORDERED, BATCH, w, x, y, yf))
 		return 1;
 	cand[0] = (candidate){ run_gemm, &g, 1e30 };
 	for (int i = 0; i < NT; i++)
@@ -187,6 +193,7 @@ int main(void)
 	t_ord_q = cand[4].best_s;
 	t_unord_q = cand[5].best_s;
 	t_gen = cand[6].best_s;
+	t_unord_f = cand[7].best_s;
 	for (int i = 0; i < NT; i++)
 		tile_teardown(&tc[i]);
 
@@ -199,6 +206,7 @@ int main(void)
 	printf("tile.ideal_over_sgemm: %.3f\n", t_gemm / t_ideal);
 	printf("tile.ordered_nonoise_over_sgemm: %.3f\n", t_gemm / t_ord_q);
 	printf("tile.unordered_nonoise_over_sgemm: %.3f\n", t_gemm / t_unord_q);
+	printf("tile.unordered_float_over_sgemm: %.3f\n", t_gemm / t_unord_f);
 	printf("tile.generic_mvms_per_s: %.4g MVM/s\n", (double)GENERIC_BATCH / t_gen);
 	free(w);
 	free(x);

@@ -7,7 +7,7 @@ noinst_LTLIBRARIES += devices/libxbdevices.la
 devices_libxbdevices_la_SOURCES = devices/xb_devices.h devices/params.c devices/tile.c \
 	devices/matrix.c
 devices_libxbdevices_la_CFLAGS = $(AM_CFLAGS) -fno-math-errno -fvect-cost-model=dynamic
-XB_DEVICES_LIBS = devices/libxbdevices.la $(XB_NOISE_LIBS) $(OPENBLAS_LIBS)
+XB_DEVICES_LIBS = devices/libxbdevices.la $(XB_NOISE_LIBS) $(DNNL_LIBS) $(OPENBLAS_LIBS)
 XB_CORE_LIBS += devices/libxbdevices.la
 pkginclude_HEADERS += devices/xb_devices.h
 dist_presets_DATA += devices/presets/hx.ini devices/presets/ideal.ini \

@@ -2,6 +2,8 @@
  * Implements the ordered, unordered and ideal models of DESIGN.md section 1 (see xb_devices.h).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <config.h>
+
 #include "xb_devices.h"
 
 #include <math.h>
@@ -9,6 +11,10 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <dnnl.h>
+#ifdef XB_MEMCHECK
+#include <valgrind/memcheck.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -69,6 +75,10 @@ struct xb_tile {
 	int8_t *w;                /* [R][C] programmed weights */
 	float *w_int;             /* [R][ldw] programmed weights as floats (ideal model) */
 	float *w_eff;             /* [R][ldw] effective weights (1 + eta) w_eff */
+	int8_t *w8;               /* [R][ldw] w_int as bytes (the integer product, see product) */
+	int8_t *w8e;              /* [R][ldw] w_eff as bytes when eff_int */
+	int eff_int;              /* every effective weight is an integer in -127 .. 127 */
+	int x_int;                /* 2 xmax wmax <= 32767: the integer product is exact */
 	int32_t *order;           /* [R] static event order (rows of all R) */
 	double *row_abs;          /* [R] sum_c |w| (magnitude order) */
 	int programmed;
@@ -243,6 +253,8 @@ void xb_tile_free(xb_tile *t)
 	free(t->w);
 	free(t->w_int);
 	free(t->w_eff);
+	free(t->w8);
+	free(t->w8e);
 	free(t->order);
 	free(t->row_abs);
 	free(t);
@@ -271,6 +283,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->ldw = pad_cols(t->C);
 	t->wmax = (1 << p->array.weight_bits) - 1;
 	t->xmax = (1 << p->input.bits) - 1;
+	t->x_int = 2L * t->xmax * t->wmax <= 32767;
 	t->g = p->adc.gain;
 	t->cs = xb_adc_code_scale(&p->adc);
 	t->dt_ps = xb_cycles_to_ps((uint64_t)p->input.wait_cycles, p->input.event_mhz);
@@ -298,6 +311,8 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->w = xcalloc(t->R * t->C, 1);
 	t->w_int = xaligned(t->R * t->ldw * sizeof(float));
 	t->w_eff = xaligned(t->R * t->ldw * sizeof(float));
+	t->w8 = xaligned(t->R * t->ldw);
+	t->w8e = xaligned(t->R * t->ldw);
 	t->order = xcalloc(t->R, sizeof *t->order);
 	t->row_abs = xcalloc(t->R, sizeof *t->row_abs);
 	fx_gain = xcalloc(t->C, sizeof *fx_gain);
@@ -306,6 +321,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	fx_hi = xcalloc(t->C, sizeof *fx_hi);
 	if (!t->a_c || !t->ag_c || !t->oq_c || !t->sigq_c || !t->agf_c || !t->oqf_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
 	    !t->hi_w || !t->knee_w || !t->lam || !t->lam_read || !t->pw || !t->w || !t->w_int || !t->w_eff ||
+	    !t->w8 || !t->w8e ||
 	    !t->order || !t->row_abs || !fx_gain || !fx_off || !fx_lo || !fx_hi)
 		goto nomem;
 
@@ -506,6 +522,17 @@ xb_status xb_tile_program(xb_tile *t, const int8_t *w, size_t ldw, size_t nrows,
 	st = apply_devices(t);
 	if (st != XB_OK)
 		return st;
+	t->eff_int = 1;
+	for (size_t r = 0; r < t->R; r++)
+		for (size_t c = 0; c < t->ldw; c++) {
+			float we = t->w_eff[r * t->ldw + c];
+
+			t->w8[r * t->ldw + c] = (int8_t)t->w_int[r * t->ldw + c];
+			if (t->eff_int && we == nearbyintf(we) && fabsf(we) <= 127.0f)
+				t->w8e[r * t->ldw + c] = (int8_t)we;
+			else
+				t->eff_int = 0;
+		}
 	make_order(t);
 	t->programmings++;
 	t->programmed = 1;
@@ -626,8 +653,10 @@ typedef struct slot {
 	float *A;        /* [sends R][CHUNK] x Lambda per event slot (0 where no event) */
 	float *Bd;       /* [sends R][CHUNK] Lambda (or Lambda h) of the bounds per slot */
 	float *V;        /* [GEMM_CHUNKS CHUNK][ldw] integrator states or sgemm results */
+	int32_t *Vi;     /* [GEMM_CHUNKS CHUNK][ldw] integer products */
 	float *P;        /* [bits][CHUNK][ldw] bit-plane sums */
 	float *Xb;       /* [CHUNK][R] one bit plane */
+	uint8_t *Xb8;    /* [CHUNK][R] one bit plane as bytes */
 	float *v;        /* [ldw] state of one sample */
 	float *z;        /* [ldw] deviates */
 	float *lam;      /* [ldw] per-sample or per-column leak */
@@ -647,6 +676,77 @@ struct xb_tile_work {
 	slot *s;
 };
 
+/* The integer product: the first N columns of V (stride ldw) = X W8 for M input rows X
+ * (bytes, stride LDX) of K codes, by oneDNN's u8 x s8 -> s32 GEMM, about four times
+ * sgemm's multiply-accumulates per second on VNNI hardware.  It is exact: oneDNN sums
+ * in int32 (|sum| <= K xmax wmax < 2^31), with pairs of products in int16 on hardware
+ * without VNNI, which x_int (2 xmax wmax <= 32767) keeps from saturating.  sgemm on the
+ * same operands is exact too while every partial sum stays below 2^24 (R xmax wmax;
+ * 128 x 31 x 63 on hx), so the two give the same bits there.  The result goes to OUT
+ * (stride ldw) as floats.  Returns 0, or -1 when oneDNN refused (the caller then takes
+ * sgemm). */
+static int int_product(const xb_tile *t, size_t m, size_t n, size_t k, const uint8_t *x,
+		       size_t ldx, const int8_t *w8, slot *sl, float *out)
+{
+	const int32_t co = 0;
+	const size_t ldw = t->ldw;
+
+	if (!m || !n)
+		return 0;
+	if (k && dnnl_gemm_u8s8s32('N', 'N', 'F', (dnnl_dim_t)m, (dnnl_dim_t)n, (dnnl_dim_t)k, 1.0f,
+				   x, (dnnl_dim_t)ldx, 0, w8, (dnnl_dim_t)ldw, 0, 0.0f, sl->Vi,
+				   (dnnl_dim_t)ldw, &co) != dnnl_success)
+		return -1;
+#ifdef XB_MEMCHECK
+	/* oneDNN's JIT kernels multiply its packing buffers' unset padding by zero:
+	 * memcheck cannot see that the products are defined. */
+	if (k)
+		for (size_t i = 0; i < m; i++)
+			VALGRIND_MAKE_MEM_DEFINED(sl->Vi + i * ldw, n * sizeof *sl->Vi);
+#endif
+	for (size_t i = 0; i < m; i++) {
+		const int32_t *restrict vi = sl->Vi + i * ldw;
+		float *restrict v = out + i * ldw;
+
+		for (size_t c = 0; c < n; c++)
+			v[c] = k ? (float)vi[c] : 0.0f;
+	}
+	return 0;
+}
+
+/* Input codes rows I0 .. I0 + NS of batch B as floats in X (the sgemm and kernel operand). */
+static void float_inputs(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns, slot *sl)
+{
+	for (size_t s = 0; s < ns; s++) {
+		const uint8_t *x = b->x + (i0 + s) * b->ldx;
+
+		for (size_t r = 0; r < b->n_in; r++)
+			sl->X[s * t->R + r] = (float)x[r];
+	}
+}
+
+/* V = the product of B's inputs I0 .. I0 + NS with W8 (integer path) or WF (sgemm). */
+static void product(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns,
+		    const int8_t *w8, const float *wf, slot *sl)
+{
+	if (w8 && int_product(t, ns, b->n_out, b->n_in, b->x + i0 * b->ldx, b->ldx, w8, sl,
+			      sl->V) == 0)
+		return;
+	float_inputs(t, b, i0, ns, sl);
+	gemm(ns, b->n_out, b->n_in, sl->X, t->R, wf, t->ldw, sl->V, t->ldw);
+}
+
+/* The integer weights of MODEL's product, or NULL when it takes sgemm: the programmed
+ * weights for the ideal model, the effective ones (when integers) for the others. */
+static const int8_t *int_weights(const xb_tile *t, xb_model model)
+{
+	if (!t->x_int)
+		return NULL;
+	if (model == XB_MODEL_IDEAL)
+		return t->w8;
+	return t->eff_int ? t->w8e : NULL;
+}
+
 void xb_tile_work_free(xb_tile_work *w)
 {
 	if (!w)
@@ -661,8 +761,10 @@ void xb_tile_work_free(xb_tile_work *w)
 		free(s->cnt);
 		free(s->cur);
 		free(s->V);
+		free(s->Vi);
 		free(s->P);
 		free(s->Xb);
+		free(s->Xb8);
 		free(s->v);
 		free(s->z);
 		free(s->lam);
@@ -707,8 +809,10 @@ xb_tile_work *xb_tile_work_new(const xb_tile *t, xb_err *err)
 		s->cnt = xaligned(CHUNK * sizeof(int32_t));
 		s->cur = xaligned(CHUNK * sizeof(float));
 		s->V = xaligned(GEMM_CHUNKS * CHUNK * ldw * sizeof(float));
+		s->Vi = xaligned(GEMM_CHUNKS * CHUNK * ldw * sizeof(int32_t));
 		s->P = xaligned(bits * CHUNK * ldw * sizeof(float));
 		s->Xb = xaligned(CHUNK * R * sizeof(float));
+		s->Xb8 = xaligned(CHUNK * R);
 		s->v = xaligned(ldw * sizeof(float));
 		s->z = xaligned(ldw * sizeof(float));
 		s->lam = xaligned(ldw * sizeof(float));
@@ -719,7 +823,7 @@ xb_tile_work *xb_tile_work_new(const xb_tile *t, xb_err *err)
 		s->keys = xcalloc(2 * R, sizeof *s->keys);
 		s->sat = xcalloc(ldw, 1);
 		if (!s->X || !s->A || !s->Bd || !s->pws || !s->cnt || !s->cur ||
-		    !s->V || !s->P || !s->Xb || !s->v || !s->z || !s->lam ||
+		    !s->V || !s->Vi || !s->P || !s->Xb || !s->Xb8 || !s->v || !s->z || !s->lam ||
 		    !s->acc || !s->yp || !s->ev || !s->rows || !s->keys || !s->sat)
 			goto nomem;
 	}
@@ -1359,15 +1463,25 @@ static void dense_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	int ordered = b->model == XB_MODEL_ORDERED;
 	int nplanes = serial ? bits : 1;
 
-	/* D_b = P_b W for every plane b (pulse: D = X W). */
+	/* D_b = P_b W for every plane b (pulse: D = X W); bit planes (0/1) always fit the
+	 * integer product, pulses when x_int holds. */
 	for (int pb = 0; pb < nplanes; pb++) {
-		float *A = serial ? sl->Xb : sl->X;
+		float *A = serial ? sl->Xb : sl->X, *D = sl->P + (size_t)pb * CHUNK * ldw;
+		const int8_t *w8 = t->eff_int && (serial || t->x_int) ? t->w8e : NULL;
 
 		if (serial)
 			for (size_t s = 0; s < ns; s++)
 				for (size_t r = 0; r < nin; r++)
-					sl->Xb[s * R + r] = (float)((b->x[(i0 + s) * b->ldx + r] >> pb) & 1);
-		gemm(ns, n, nin, A, R, t->w_eff, ldw, sl->P + (size_t)pb * CHUNK * ldw, ldw);
+					sl->Xb8[s * R + r] = (uint8_t)((b->x[(i0 + s) * b->ldx + r] >> pb) & 1);
+		if (w8 && (serial ? int_product(t, ns, n, nin, sl->Xb8, R, w8, sl, D)
+				  : int_product(t, ns, n, nin, b->x + i0 * b->ldx, b->ldx, w8, sl, D)) == 0)
+			continue;
+		if (serial)
+			for (size_t i = 0; i < ns * R; i++)
+				sl->Xb[i] = (float)sl->Xb8[i];
+		else
+			float_inputs(t, b, i0, ns, sl);
+		gemm(ns, n, nin, A, R, t->w_eff, ldw, D, ldw);
 	}
 	for (size_t s = 0; s < ns; s++) {
 		size_t i = i0 + s;
@@ -1505,7 +1619,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	int tally = b->counters || b->stats;   /* counts wanted (xb_tile_mvm adds cc to counters) */
 
 	if (b->model == XB_MODEL_UNORDERED) {
-		gemm(ns, n, nin, sl->X, R, t->w_eff, ldw, sl->V, ldw);
+		product(t, b, i0, ns, int_weights(t, b->model), t->w_eff, sl);
 	} else if (fast) {
 		size_t K = 0, nslot;
 		int sym = use_sym(t);
@@ -1641,7 +1755,7 @@ static void ideal_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	/* in codes of the configured ADC; every send adds the same charge */
 	const double g = t->g * t->cs * t->p.input.num_sends;
 
-	gemm(ns, n, b->n_in, sl->X, t->R, t->w_int, t->ldw, sl->V, t->ldw);
+	product(t, b, i0, ns, int_weights(t, b->model), t->w_int, sl);
 	for (size_t s = 0; s < ns; s++) {
 		const float *v = sl->V + s * t->ldw;
 		size_t i = i0 + s;
@@ -1667,14 +1781,9 @@ static void ideal_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 static void run_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns, slot *sl,
 		      chunk_counts *cc)
 {
-	size_t R = t->R, nin = b->n_in;
-
-	for (size_t s = 0; s < ns; s++) {
-		const uint8_t *x = b->x + (i0 + s) * b->ldx;
-
-		for (size_t r = 0; r < nin; r++)
-			sl->X[s * R + r] = (float)x[r];
-	}
+	/* The products make the float inputs themselves when they need them. */
+	if (b->model == XB_MODEL_ORDERED && t->p.input.encoding == XB_ENC_EVENT)
+		float_inputs(t, b, i0, ns, sl);
 	if (b->stats)
 		for (size_t s = 0; s < ns; s++)
 			memset(&b->stats[i0 + s], 0, sizeof b->stats[i0 + s]);

@@ -89,7 +89,12 @@
  * ascending, positive-first, negative-first) with hard saturation, uniform tau and
  * no per-event noise; the others (random, magnitude, explicit orders, smooth
  * saturation, per-event noise, traces, per-column tau, per-MVM stats) run the
- * reference loop.  The unordered and ideal models use OpenBLAS sgemm.
+ * reference loop.  The products of the unordered and ideal models and of the dense
+ * encodings (X W, or each bit plane's P_b W) are exact integer sums: where the weights
+ * in force are integers (no per-synapse spread, programming noise or drift) and
+ * 2 xmax wmax <= 32767, oneDNN's u8 x s8 -> s32 GEMM computes them (about four times
+ * OpenBLAS sgemm's rate with AVX-512 VNNI); otherwise OpenBLAS sgemm, which gives the
+ * same bits wherever both apply (every partial sum an integer below 2^24).
  *
  * Schedules (input.order).  descending/ascending: by row index.  positive-first /
  * negative-first: rows whose programmed weights sum (over columns) to a positive
@@ -102,11 +107,11 @@
  * Determinism.  Batches are cut into chunks of XB_TILE_CHUNK samples whatever the
  * thread count; every random number is addressed by (seed, chip, tile, sample,
  * column, draw) with sample = batch.sample_base + index (see xb_noise.h).  The
- * unordered and ideal models hand sgemm blocks of up to 4 chunks, fewer with more
- * threads: their results do not depend on it because sgemm computes each row of its
- * product the same way whatever the number of rows (tests/check_tile.c holds it to
- * that with non-integer weights).  Results are identical for any number of OpenMP
- * threads.
+ * unordered and ideal models hand their product blocks of up to 4 chunks, fewer with
+ * more threads: their results do not depend on it because the integer product is
+ * exact and sgemm computes each row of its product the same way whatever the number of
+ * rows (tests/check_tile.c holds it to that with non-integer weights).  Results are
+ * identical for any number of OpenMP threads.
  */
 #ifndef XB_DEVICES_H
 #define XB_DEVICES_H

@@ -8,7 +8,7 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config help2man
  libsystemc-dev libhdf5-dev hdf5-tools libgsl-dev check libinih-dev
- librandom123-dev libopenblas-dev libespeak-ng-dev espeak-ng
+ librandom123-dev libopenblas-dev libdnnl-dev libespeak-ng-dev espeak-ng
  libsamplerate0-dev libfftw3-dev zlib1g-dev gnuplot-nox valgrind
  dataset-fashion-mnist pocketsphinx-testdata"
 [ "${XBARSIM_NO_MPI:-0}" = 1 ] || pkgs="$pkgs libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"

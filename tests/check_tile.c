@@ -1139,6 +1139,64 @@ START_TEST(test_tiny_tiles)
 }
 END_TEST
 
+START_TEST(test_products_exact)
+{
+	/* The ideal model's product at the extremes of the operands, on both of its paths
+	 * (tile.c: the integer product when 2 xmax wmax <= 32767, else sgemm): all inputs
+	 * 255 (8 bits), weights +-wmax in runs of three, so neighbouring pairs of products
+	 * reach 2 x 255 x wmax.  6-bit weights: 2 x 255 x 63 = 32130 (integer path, just
+	 * below int16 saturation); 7 bits: 2 x 255 x 127 = 64770 (sgemm).  Expected: the
+	 * double dot product (exact: at most 256 x 255 x 127 < 2^24), times gain x
+	 * num_sends, rounded to float as the tile rounds y_ideal; the codes its floor. */
+	enum { R = 256, C = 48, B = 3 };
+	int8_t *w = malloc(R * C);
+	uint8_t *x = malloc(B * R);
+	int32_t *y = malloc(B * C * sizeof *y);
+	float *yf = malloc(B * C * sizeof *yf);
+
+	for (int bits = 6; bits <= 7; bits++) {
+		xb_tile_params p = xb_tile_default_params();
+		int wmax = (1 << bits) - 1;
+		xb_tile_batch b;
+		rig r;
+
+		p.array.rows = R;
+		p.array.cols = C;
+		p.array.mapping = XB_MAPPING_DIFFERENTIAL;
+		p.array.weight_bits = bits;
+		p.input.bits = 8;
+		p.input.num_sends = 2;
+		p.adc.gain = 1.0 / 4096;
+		p.noise.enable = 0;
+		for (size_t i = 0; i < R * C; i++)
+			w[i] = (int8_t)((i / 3 + i / C) % 2 ? -wmax : wmax);
+		for (size_t i = 0; i < B * R; i++)
+			x[i] = i < R ? 255 : (uint8_t)(i % 256);
+		r = make_rig(&p, 0, w);
+		xb_tile_batch_init(&b, r.t, B, x, y);
+		b.model = XB_MODEL_IDEAL;
+		b.y_ideal = yf;
+		ck_assert_msg(xb_tile_mvm(r.t, &b, r.w) == XB_OK, "%s", xb_tile_errmsg(r.t));
+		for (size_t s = 0; s < B; s++)
+			for (size_t c = 0; c < C; c++) {
+				double dot = 0, g = 2.0 / 4096;
+
+				for (size_t k = 0; k < R; k++)
+					dot += (double)x[s * R + k] * w[k * C + c];
+				ck_assert_msg(yf[s * C + c] == (float)(g * dot),
+					      "%d-bit weights, sample %zu column %zu: %.9g, expected %.9g",
+					      bits, s, c, yf[s * C + c], g * dot);
+				ck_assert_int_eq(y[s * C + c], (int32_t)floor(g * dot));
+			}
+		free_rig(&r);
+	}
+	free(w);
+	free(x);
+	free(y);
+	free(yf);
+}
+END_TEST
+
 START_TEST(test_max_tile)
 {
 	/* The largest tile allowed, 1024 x 1024 differential: all inputs 1, all weights 1,
@@ -1592,6 +1650,7 @@ static Suite *tile_suite(void)
 	tcase_add_test(core, test_leak_closed_form);
 	tcase_add_test(core, test_interval_override);
 	tcase_add_test(core, test_mock_exact);
+	tcase_add_test(core, test_products_exact);
 	tcase_add_test(core, test_readout_steps);
 	tcase_add_test(core, test_mock_noise_statistics);
 	tcase_add_test(core, test_bitserial_msb_lsb);
