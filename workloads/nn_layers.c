@@ -201,7 +201,14 @@ static xb_status dw_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 	int c = l->in.c, kk = h->kh * h->kw;
 	size_t in_sz = xb_nn_shape_size(l->in), out_sz = xb_nn_shape_size(l->out);
 	const float *w = l->t[0], *b = l->t[1];
-	(void)run;
+	/* The kernel transposed to [kh][kw][c], so that the channel loop runs over
+	 * contiguous weights (it vectorises; same operations in the same order). */
+	float *wt = malloc((size_t)kk * (size_t)c * sizeof *wt);
+	if (!wt)
+		return xb_raise(run->err, XB_ENOMEM, "layer %d (depthwise): out of memory", l->index);
+	for (int k = 0; k < c; k++)
+		for (int q = 0; q < kk; q++)
+			wt[(size_t)q * c + k] = w[k * kk + q];
 #pragma omp parallel for schedule(static)
 	for (long s = 0; s < (long)n; s++) {
 		const float *xs = x + (size_t)s * in_sz;
@@ -218,13 +225,18 @@ static xb_status dw_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, cons
 						int xx = bb * h->sw - h->pw + j;
 						if (xx < 0 || xx >= l->in.w)
 							continue;
-						const float *xi = xs + ((size_t)yy * l->in.w + xx) * c;
+						const float *restrict xi = xs + ((size_t)yy * l->in.w + xx) * c;
+						const float *restrict wq = wt + (size_t)(i * h->kw + j) * c;
+						float *restrict yq = yo;
+
+#pragma omp simd
 						for (int k = 0; k < c; k++)
-							yo[k] += w[k * kk + i * h->kw + j] * xi[k];
+							yq[k] += wq[k] * xi[k];
 					}
 				}
 			}
 	}
+	free(wt);
 	return XB_OK;
 }
 
@@ -716,13 +728,19 @@ static xb_status requant_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n,
 	if (!(l->requant_in_scale > 0.0f) || l->hp.shift < 0)
 		return xb_raise(run->err, XB_ESTATE, "layer %d (requant): not calibrated (run "
 				"xb_nn_net_quantize first)", l->index);
-	double s = nn_requant_scale(l), d = ldexp(1.0, l->hp.shift);
-	double qmax = (double)((1 << l->hp.bits) - 1);
-#pragma omp parallel for schedule(static) if (m >= NN_PAR_MIN)
+	/* Loop invariants in locals (y could alias l for the compiler) so that the loop
+	 * vectorises; 1 / d is exact (d a power of two), so x / d = x (1 / d). */
+	const double s = nn_requant_scale(l), inv_d = ldexp(1.0, -l->hp.shift);
+	const double qmax = (double)((1 << l->hp.bits) - 1), in_scale = l->requant_in_scale;
+	const float *restrict xr = x;
+	float *restrict yr = y;
+#pragma omp parallel for simd schedule(static) if (m >= NN_PAR_MIN)
 	for (long i = 0; i < (long)m; i++) {
-		double code = floor(requant_acc(l, x[i]) / d);
-		code = code < 0.0 ? 0.0 : code > qmax ? qmax : code;
-		y[i] = (float)(s * code);
+		double code = floor(rint((double)xr[i] / in_scale) * inv_d);
+
+		code = code < 0.0 ? 0.0 : code;
+		code = code > qmax ? qmax : code;
+		yr[i] = (float)(s * code);
 	}
 	return XB_OK;
 }
