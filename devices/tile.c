@@ -667,6 +667,8 @@ typedef struct slot {
 	int32_t *yp;     /* [ldw] codes of one bit plane */
 	int32_t *ev;     /* [R * MAX_SENDS] event rows of one sample */
 	int32_t *rows;   /* [R] compacted static order */
+	int32_t *act;    /* [CHUNK / 16][R sends] slots with an event, per block of 16 samples */
+	size_t nact[XB_TILE_CHUNK / 16];   /* their counts */
 	double *keys;    /* [2 R] sort keys (magnitude order) */
 	unsigned char *sat;  /* [ldw] integrator saturation flags */
 } slot;
@@ -772,6 +774,7 @@ void xb_tile_work_free(xb_tile_work *w)
 		free(s->yp);
 		free(s->ev);
 		free(s->rows);
+		free(s->act);
 		free(s->keys);
 		free(s->sat);
 	}
@@ -820,11 +823,12 @@ xb_tile_work *xb_tile_work_new(const xb_tile *t, xb_err *err)
 		s->yp = xaligned(ldw * sizeof(int32_t));
 		s->ev = xcalloc(R * MAX_SENDS, sizeof *s->ev);
 		s->rows = xcalloc(R, sizeof *s->rows);
+		s->act = xcalloc(CHUNK / 16 * R * sends, sizeof *s->act);
 		s->keys = xcalloc(2 * R, sizeof *s->keys);
 		s->sat = xcalloc(ldw, 1);
 		if (!s->X || !s->A || !s->Bd || !s->pws || !s->cnt || !s->cur ||
 		    !s->V || !s->Vi || !s->P || !s->Xb || !s->Xb8 || !s->v || !s->z || !s->lam ||
-		    !s->acc || !s->yp || !s->ev || !s->rows || !s->keys || !s->sat)
+		    !s->acc || !s->yp || !s->ev || !s->rows || !s->act || !s->keys || !s->sat)
 			goto nomem;
 	}
 	return w;
@@ -861,12 +865,21 @@ void xb_tile_batch_init(xb_tile_batch *b, const xb_tile *t, size_t batch, const 
  * u stays exactly as it was.  Output: V[s][c] for s < CHUNK, c < NC. */
 #define KNC 16   /* columns per register block */
 
+/* The slots the kernel visits: per block of 16 samples, those where some sample of the
+ * block sends an event.  A slot without any leaves every state of the block as it was
+ * (A = 0 and each sample's bounds those of its latest event), so skipping it is exact. */
+typedef struct kslots {
+	const int32_t *act;       /* [CHUNK / 16][stride] */
+	const size_t *nact;       /* [CHUNK / 16] */
+	size_t stride;
+} kslots;
+
 #if defined(__AVX512F__)
 /* SYM: every column's bounds are -h, h and Bd holds Lambda h: one vrangeps (the value
  * of smaller magnitude, with the sign of t) is the clamp, exactly as max and min.
  * Otherwise Bd holds Lambda and the bounds are Lambda lo_c, Lambda hi_c. */
 static inline __attribute__((always_inline)) void
-kernel512(size_t nslot, size_t K, const int32_t *rows, const float *A, const float *Bd,
+kernel512(const kslots *ks, size_t K, const int32_t *rows, const float *A, const float *Bd,
 	  const float *W, size_t ldw, const float *lo, const float *hi, size_t nc, float *V,
 	  const int sym)
 {
@@ -874,11 +887,13 @@ kernel512(size_t nslot, size_t K, const int32_t *rows, const float *A, const flo
 		for (size_t c0 = 0; c0 < nc; c0 += KNC) {
 			__m512 acc[KNC];
 			float tmp[KNC][16] __attribute__((aligned(64)));
+			const int32_t *act = ks->act + s0 / 16 * ks->stride;
 
 #pragma GCC unroll 16
 			for (int c = 0; c < KNC; c++)
 				acc[c] = _mm512_setzero_ps();
-			for (size_t k = 0; k < nslot; k++) {
+			for (size_t j = 0; j < ks->nact[s0 / 16]; j++) {
+				size_t k = (size_t)act[j];
 				__m512 a = _mm512_load_ps(A + k * CHUNK + s0);
 				__m512 bd = _mm512_load_ps(Bd + k * CHUNK + s0);
 				const float *wr = W + (size_t)rows[k % K] * ldw + c0;
@@ -908,7 +923,7 @@ kernel512(size_t nslot, size_t K, const int32_t *rows, const float *A, const flo
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-static void kernel256(size_t nslot, size_t K, const int32_t *rows, const float *A,
+static void kernel256(const kslots *ks, size_t K, const int32_t *rows, const float *A,
 		      const float *Bd, const float *W, size_t ldw, const float *lo,
 		      const float *hi, size_t nc, float *V)
 {
@@ -916,11 +931,13 @@ static void kernel256(size_t nslot, size_t K, const int32_t *rows, const float *
 		for (size_t c0 = 0; c0 < nc; c0 += 8) {
 			__m256 acc[8];
 			float tmp[8][8] __attribute__((aligned(32)));
+			const int32_t *act = ks->act + s0 / 16 * ks->stride;
 
 #pragma GCC unroll 8
 			for (int c = 0; c < 8; c++)
 				acc[c] = _mm256_setzero_ps();
-			for (size_t k = 0; k < nslot; k++) {
+			for (size_t j = 0; j < ks->nact[s0 / 16]; j++) {
+				size_t k = (size_t)act[j];
 				__m256 a = _mm256_load_ps(A + k * CHUNK + s0);
 				__m256 bd = _mm256_load_ps(Bd + k * CHUNK + s0);
 				const float *wr = W + (size_t)rows[k % K] * ldw + c0;
@@ -953,19 +970,19 @@ static int have_kernel(void)
 #endif
 }
 
-static void kernel_ordered(const xb_tile *t, size_t nslot, size_t K, const int32_t *rows,
+static void kernel_ordered(const xb_tile *t, const kslots *ks, size_t K, const int32_t *rows,
 			   const float *A, const float *Bd, size_t nc, float *V, int sym)
 {
 #if defined(__AVX512F__)
 	if (sym)
-		kernel512(nslot, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V, 1);
+		kernel512(ks, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V, 1);
 	else
-		kernel512(nslot, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V, 0);
+		kernel512(ks, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V, 0);
 #elif defined(__AVX2__) && defined(__FMA__)
 	(void)sym;
-	kernel256(nslot, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V);
+	kernel256(ks, K, rows, A, Bd, t->w_eff, t->ldw, t->lo_w, t->hi_w, nc, V);
 #else
-	(void)t, (void)nslot, (void)K, (void)rows, (void)A, (void)Bd, (void)nc, (void)V, (void)sym;
+	(void)t, (void)ks, (void)K, (void)rows, (void)A, (void)Bd, (void)nc, (void)V, (void)sym;
 #endif
 }
 
@@ -1681,7 +1698,26 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 				}
 			}
 		}
-		kernel_ordered(t, nslot, K, sl->rows, sl->A, sl->Bd, pad_cols(n), sl->V, sym);
+		{
+			kslots ks = { sl->act, sl->nact, nslot };
+
+			for (size_t q = 0; q < CHUNK / 16; q++) {
+				int32_t *act = sl->act + q * nslot;
+				size_t na = 0;
+
+				for (size_t k = 0; k < nslot; k++) {
+					const float *a = sl->A + k * CHUNK + q * 16;
+					int any = 0;
+
+					for (int l = 0; l < 16; l++)
+						any |= a[l] != 0.0f;
+					if (any)
+						act[na++] = (int32_t)k;
+				}
+				sl->nact[q] = na;
+			}
+			kernel_ordered(t, &ks, K, sl->rows, sl->A, sl->Bd, pad_cols(n), sl->V, sym);
+		}
 	}
 	for (size_t s = 0; s < ns; s++) {
 		size_t i = i0 + s;
