@@ -163,29 +163,10 @@ int xb_cli_walk(int argc, char **argv)
 		rc = xb_cli_fail("walk", err.msg);
 		goto out;
 	}
-	if (strcmp(xb_config_str(cfg, "workload.data"), "fashion-mnist") == 0) {
-		/* Debian's dataset-fashion-mnist, the 10,000 test images */
-		snprintf(dpath, sizeof dpath, "fashion-mnist");
-		if (!(ds = xb_data_load_fashion_mnist(NULL, XB_SPLIT_TEST, &err))) {
-			rc = xb_cli_fail("walk", err.msg);
-			goto out;
-		}
-	} else if (xb_data_path(xb_config_str(cfg, "workload.data"), dpath, sizeof dpath, &err) !=
-	    XB_OK) {
-		xb_err_context(&err, "workload.data");
+	if (!(ds = xb_data_open_named(xb_config_str(cfg, "workload.data"), XB_SPLIT_TEST, dpath,
+				      sizeof dpath, &err))) {
 		rc = xb_cli_fail("walk", err.msg);
 		goto out;
-	}
-	if (!ds && !(ds = xb_dataset_load(dpath, XB_SPLIT_TEST, &err))) {
-		rc = xb_cli_fail("walk", err.msg);
-		goto out;
-	}
-	if (xb_dataset_count(ds) == 0) {   /* no test split: every sample */
-		xb_dataset_free(ds);
-		if (!(ds = xb_dataset_load(dpath, XB_SPLIT_ALL, &err))) {
-			rc = xb_cli_fail("walk", err.msg);
-			goto out;
-		}
 	}
 	int h, w, c;
 	xb_dataset_shape(ds, &h, &w, &c);

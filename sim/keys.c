@@ -25,7 +25,8 @@ static const xb_key run_keys[] = {
 	{ "workload.model", XB_KEY_STRING, "", 0, 0, NULL, "kws",
 	  "model file (HDF5) or the name of a shipped model (kws, lenet5, mlp)" },
 	{ "workload.data", XB_KEY_STRING, "", 0, 0, NULL, "kws-test",
-	  "data set file (HDF5) or the name of a shipped data set" },
+	  "data set file (HDF5), the name of a shipped data set, or fashion-mnist (Debian's "
+	  "test images)" },
 	{ "workload.fill", XB_KEY_DOUBLE, "", 0, 1, NULL, "1",
 	  "analog layers with sends=0: sends so that their large outputs reach this fraction "
 	  "of the linear range (0 = input.num_sends)" },

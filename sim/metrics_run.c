@@ -48,9 +48,8 @@ static xb_status run_init(void *state, const xb_config *base, xb_err *err)
 	s->nclasses = 1;
 	if (!base)
 		return XB_OK;
-	if (xb_data_path(xb_config_str(base, "workload.data"), path, sizeof path, err) != XB_OK)
-		return xb_err_context(err, "metric provider run: workload.data");
-	if (!(ds = xb_dataset_open(path, err)))
+	if (!(ds = xb_data_open_named(xb_config_str(base, "workload.data"), XB_SPLIT_ALL, path,
+				      sizeof path, err)))
 		return xb_err_context(err, "metric provider run");
 	s->nclasses = xb_dataset_nclasses(ds);
 	s->count = xb_dataset_count(ds);

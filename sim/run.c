@@ -322,18 +322,14 @@ xb_status xb_run(const xb_config *cfg, const xb_run_options *opt, xb_run_result 
 		goto fail;
 	}
 	/* data */
-	if ((st = xb_data_path(xb_config_str(cfg, "workload.data"), path, sizeof path,
-			       err)) != XB_OK) {
-		xb_err_context(err, "workload.data");
+	if (!(ds = xb_data_open_named(xb_config_str(cfg, "workload.data"), XB_SPLIT_ALL, path,
+				      sizeof path, err))) {
+		st = err ? err->code : XB_EFORMAT;
 		goto fail;
 	}
 	r->data_path = dupstr(path);
 	if (!r->model_path || !r->data_path)
 		goto nomem;
-	if (!(ds = xb_dataset_open(path, err))) {
-		st = err ? err->code : XB_EFORMAT;
-		goto fail;
-	}
 	xb_dataset_shape(ds, &h, &wd, &c);
 	{
 		xb_nn_shape in = xb_nn_net_in_shape(net), os = xb_nn_net_out_shape(net);

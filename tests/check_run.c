@@ -423,6 +423,30 @@ START_TEST(test_determinism)
 }
 END_TEST
 
+/* workload.data = fashion-mnist: the shipped LeNet-5 on the first 200 of Debian's
+ * 10,000 Fashion-MNIST test images.  Expected: 10 classes named as the data set names
+ * them, and a float accuracy near the model's 0.902 on all 10,000 (doc/training.md);
+ * 200 samples put the binomial standard deviation at 0.021, so > 0.80 is ~5 sigma
+ * below; the device within 0.1 of the float network (2 points on all 10,000). */
+START_TEST(test_fashion_mnist_by_name)
+{
+	const char *more[] = { "run.samples=200" };
+	xb_config *cfg = config("hx", "lenet5", "fashion-mnist", more, 1);
+	xb_run_options o = xb_run_default_options();
+	xb_run_result *r = run_ok(cfg, &o);
+
+	ck_assert_str_eq(r->data_path, "fashion-mnist");
+	ck_assert_uint_eq(r->samples, 200);
+	ck_assert_int_eq(r->nclasses, 10);
+	ck_assert_str_eq(r->class_names[0], xb_fashion_mnist_class_names[0]);
+	ck_assert_msg(r->accuracy_ideal > 0.80, "float accuracy %g", r->accuracy_ideal);
+	ck_assert_msg(fabs(r->accuracy_device - r->accuracy_ideal) < 0.1, "device %g, float %g",
+		      r->accuracy_device, r->accuracy_ideal);
+	xb_run_result_free(r);
+	xb_config_free(cfg);
+}
+END_TEST
+
 /* The sweep provider reports what xb_run reports for the same configuration. */
 START_TEST(test_metrics_provider)
 {
@@ -583,6 +607,7 @@ static Suite *run_suite(void)
 	tcase_add_test(core, test_ideal_equals_quantized);
 	tcase_add_test(core, test_trace_contents);
 	tcase_add_test(core, test_determinism);
+	tcase_add_test(core, test_fashion_mnist_by_name);
 	tcase_add_test(core, test_metrics_provider);
 	tcase_add_test(core, test_calibration_applied);
 	tcase_add_test(limits, test_errors);

@@ -610,3 +610,29 @@ xb_status xb_data_path(const char *name, char *buf, size_t len, xb_err *err)
 {
 	return xb_find_data("data set", name, "data", buf, len, err);
 }
+
+xb_dataset *xb_data_open_named(const char *name, int split, char *path, size_t len,
+			       xb_err *err)
+{
+	xb_dataset *ds;
+
+	if (strcmp(name, "fashion-mnist") == 0) {
+		snprintf(path, len, "%s", name);
+		ds = xb_data_load_fashion_mnist(NULL, XB_SPLIT_TEST, err);
+		if (!ds)
+			xb_err_context(err, "workload.data");
+		return ds;
+	}
+	if (xb_data_path(name, path, len, err) != XB_OK) {
+		xb_err_context(err, "workload.data");
+		return NULL;
+	}
+	if (split == XB_SPLIT_ALL)
+		return xb_dataset_open(path, err);
+	ds = xb_dataset_load(path, split, err);
+	if (ds && xb_dataset_count(ds) == 0) {   /* no such split: every sample */
+		xb_dataset_free(ds);
+		ds = xb_dataset_load(path, XB_SPLIT_ALL, err);
+	}
+	return ds;
+}

@@ -186,6 +186,14 @@ xb_dataset *xb_dataset_load(const char *path, int split, xb_err *err);
  * workloads/data.  XB_ENOENT names the places searched. */
 xb_status xb_data_path(const char *name, char *buf, size_t len, xb_err *err);
 
+/* The data set of workload.data NAME: "fashion-mnist" is Debian's Fashion-MNIST, its
+ * 10,000 test images (in memory); any other NAME a file found by xb_data_path, with
+ * SPLIT XB_SPLIT_ALL opened for streaming (xb_dataset_open), else the samples of SPLIT
+ * read into memory, or every sample when the file has none of that split.  PATH (LEN
+ * bytes) receives the file's path, or NAME.  NULL on error (ERR names the key). */
+xb_dataset *xb_data_open_named(const char *name, int split, char *path, size_t len,
+			       xb_err *err);
+
 /* ---- image loaders ------------------------------------------------------------ */
 
 /* IDX pair (MNIST format, optionally gzip'd: read through zlib): IMAGES of magic
