@@ -8,6 +8,7 @@
 #include "xb_nn.h"
 #include "xb_sim.h"
 #include "xb_train.h"
+#include "train_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -175,6 +176,131 @@ START_TEST(test_ideal_and_noisy)
 	for (size_t i = 0; i < nrec; i++)
 		ck_assert(rec[i].seconds == 0.0);   /* train.record_time = false */
 	xb_nn_net_free(net);
+
+	/* additive noise in units of the std of the outputs, at the last layer only (3),
+	 * as doc/walk.md's comparison trains: the bands stay separable */
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_scale", "std", "test"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_add", "0.3", "test"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_mul", "0", "test"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "3", "test"), XB_OK);
+	ck_assert_msg(xb_train_run(cfg, -1, NULL, &net, &r, &err) == XB_OK, "%s", err.msg);
+	ck_assert_msg(r.test_acc_float >= 0.9, "std-noise clean accuracy %g", r.test_acc_float);
+	xb_nn_net_free(net);
+	xb_config_free(cfg);
+}
+END_TEST
+
+/* The noisy backend's unit of additive noise (train.noise_scale) on a hand-made call:
+ * dense layer of 2 outputs, 1 input, w = (1, 3), 4 vectors x = 1, 2, 3, 4, so
+ * y = (1, 3, 2, 6, 3, 9, 4, 12): max |y| = 12; mean 5, squared deviations 16 4 9 1 4 16
+ * 1 49 sum to 100, population std sqrt(100 / 8) = sqrt(12.5) = 3.5355339.  The same seed
+ * and call number give the same normals n_i, so y' - y = 12 a n_i ("max") and
+ * sqrt(12.5) a n_i ("std"): their ratio is sqrt(12.5) / 12 = 0.29462783 element by element. */
+static void noisy_call(xb_train_noise *nz, const xb_nn_layer *l, const float *w,
+		       const float *x, float *y)
+{
+	xb_nn_backend b = xb_train_noise_backend(nz);
+	xb_nn_mvm op = { l, 2, 1, w, NULL, 1, 1 };
+	xb_err err;
+	nz->calls = 0;   /* the same call number: the same normals */
+	ck_assert_msg(b.type->mvm_float(b.state, &op, 4, x, y, &err) == XB_OK, "%s", err.msg);
+}
+
+START_TEST(test_noise_scale)
+{
+	xb_err err;
+	xb_nn_net *net = xb_nn_net_from_spec("input 1x1x1\nflatten\ndense out=2\n", 1, &err);
+	ck_assert_msg(net != NULL, "%s", err.msg);
+	const xb_nn_layer *l = xb_nn_net_layer(net, 1);
+	const float w[2] = { 1.0f, 3.0f }, x[4] = { 1.0f, 2.0f, 3.0f, 4.0f };
+	const float clean[8] = { 1, 3, 2, 6, 3, 9, 4, 12 };
+	float ym[8], ys[8], yo[8];
+	xb_train_noise nz;
+
+	memset(&nz, 0, sizeof nz);
+	nz.seed = 7;
+	nz.add = 0.5;
+	nz.enabled = 1;
+	noisy_call(&nz, l, w, x, ym);              /* add_std = 0: max |y| */
+	nz.add_std = 1;
+	noisy_call(&nz, l, w, x, ys);
+	double nsum = 0.0;
+	for (int i = 0; i < 8; i++) {
+		double dm = ym[i] - clean[i], ds = ys[i] - clean[i];
+		nsum += fabs(dm);
+		/* float outputs up to 12 + 6 |n|: rounding about 1e-6 */
+		ck_assert_msg(fabs(ds - dm * 0.29462783) < 1e-5, "element %d: %g vs %g", i, ds,
+			      dm * 0.29462783);
+	}
+	ck_assert(nsum > 0.5);                     /* 8 draws of 6 |n|: noise was added */
+
+	/* multiplicative noise does not depend on the unit: y (1 + m n1) either way */
+	nz.add = 0.0;
+	nz.mul = 0.2;
+	nz.add_std = 0;
+	noisy_call(&nz, l, w, x, ym);
+	nz.add_std = 1;
+	noisy_call(&nz, l, w, x, ys);
+	for (int i = 0; i < 8; i++)
+		ck_assert(ym[i] == ys[i]);
+
+	/* a layer not chosen (train.noise_layers = 3 only) gets the clean y */
+	const int only[1] = { 3 };
+	nz.layers = only;
+	nz.nlayers = 1;
+	noisy_call(&nz, l, w, x, yo);
+	for (int i = 0; i < 8; i++)
+		ck_assert(yo[i] == clean[i]);
+
+	/* train.noise_factors: layer 1 at factor 2 gets twice the deviation of factor 1
+	 * (the same normals; y' - y = f (y m n1 + a A n2) is linear in f) */
+	const int one[1] = { 1 };
+	const double f1[1] = { 1.0 }, f2[1] = { 2.0 };
+	nz.layers = one;
+	nz.add = 0.5;
+	nz.factors = f1;
+	noisy_call(&nz, l, w, x, ym);
+	nz.factors = f2;
+	noisy_call(&nz, l, w, x, ys);
+	for (int i = 0; i < 8; i++)
+		ck_assert_msg(fabs((ys[i] - clean[i]) - 2.0 * (ym[i] - clean[i])) < 1e-5,
+			      "element %d: %g vs 2 x %g", i, ys[i] - clean[i], ym[i] - clean[i]);
+	xb_nn_net_free(net);
+}
+END_TEST
+
+/* Constant outputs have std 0: no additive noise in "std" units, but full noise in "max"
+ * units (max |y| = 2 for w = (2, 2), x = 1).  Also the key's words through the config. */
+START_TEST(test_noise_scale_limits)
+{
+	xb_err err;
+	xb_nn_net *net = xb_nn_net_from_spec("input 1x1x1\nflatten\ndense out=2\n", 1, &err);
+	ck_assert_msg(net != NULL, "%s", err.msg);
+	const float w[2] = { 2.0f, 2.0f }, x[4] = { 1.0f, 1.0f, 1.0f, 1.0f };
+	float y[8];
+	xb_train_noise nz;
+
+	memset(&nz, 0, sizeof nz);
+	nz.seed = 7;
+	nz.add = 0.5;
+	nz.add_std = 1;
+	nz.enabled = 1;
+	noisy_call(&nz, xb_nn_net_layer(net, 1), w, x, y);
+	for (int i = 0; i < 8; i++)
+		ck_assert(y[i] == 2.0f);
+	nz.add_std = 0;
+	noisy_call(&nz, xb_nn_net_layer(net, 1), w, x, y);
+	int moved = 0;
+	for (int i = 0; i < 8; i++)
+		moved += y[i] != 2.0f;
+	ck_assert_int_eq(moved, 8);
+	xb_nn_net_free(net);
+
+	xb_config *cfg = tiny_config();
+	ck_assert_int_eq(xb_config_enum(cfg, "train.noise_scale"), 0);   /* default "max" */
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_scale", "std", "t"), XB_OK);
+	ck_assert_int_eq(xb_config_enum(cfg, "train.noise_scale"), 1);
+	ck_assert_int_ne(xb_config_set(cfg, "train.noise_scale", "rms", "t"), XB_OK);
 	xb_config_free(cfg);
 }
 END_TEST
@@ -198,6 +324,218 @@ START_TEST(test_batchnorm_folded)
 	ck_assert_uint_eq(r.nparams, 483 + 24);
 	ck_assert_msg(r.test_acc_float >= 0.95, "test accuracy %g", r.test_acc_float);
 	xb_nn_net_free(net);
+	xb_config_free(cfg);
+}
+END_TEST
+
+/* xb_nn_softmax_distill against values worked by hand and against finite differences. */
+START_TEST(test_distill_loss)
+{
+	/* one sample, two classes, student logits (0, 0): softmax (1/2, 1/2) at any T */
+	const float z[2] = { 0.0f, 0.0f };
+	/* teacher (ln 3, 0): softmax (3/4, 1/4) at T = 1 */
+	const float t[2] = { (float)log(3.0), 0.0f };
+	const int32_t l0 = 0, l1 = 1;
+	float d[2], dx[2];
+	size_t c = 9;
+
+	/* A = 1, T = 1: KL = 3/4 ln(3/2) + 1/4 ln(1/2) = 0.1308120359; dL/dz = p_s - p_t =
+	 * (1/2 - 3/4, 1/2 - 1/4) */
+	double L = xb_nn_softmax_distill(z, t, &l0, 1, 2, 1.0, 1.0, d, &c);
+	ck_assert_double_eq_tol(L, 0.1308120359, 1e-7);
+	ck_assert_float_eq_tol(d[0], -0.25f, 1e-6f);
+	ck_assert_float_eq_tol(d[1], 0.25f, 1e-6f);
+	ck_assert_uint_eq(c, 1);   /* argmax (0, 0) is class 0 (first of a tie) = label */
+	/* A = 1, T = 2: teacher softmax(t / 2) = (sqrt3, 1) / (sqrt3 + 1) = (0.6339745962,
+	 * 0.3660254038); L = 4 KL = 4 (a ln 2a + b ln 2b) = 0.1453631315; dL/dz = T (p_s - p_t)
+	 * = 2 (1/2 - a) = -0.2679491924 and +0.2679491924 */
+	L = xb_nn_softmax_distill(z, t, &l0, 1, 2, 1.0, 2.0, d, NULL);
+	ck_assert_double_eq_tol(L, 0.1453631315, 1e-7);
+	ck_assert_float_eq_tol(d[0], -0.2679491924f, 1e-6f);
+	ck_assert_float_eq_tol(d[1], 0.2679491924f, 1e-6f);
+	/* A = 1/2, T = 2, label 1: L = ln 2 / 2 + 0.1453631315 / 2 = 0.4192551560;
+	 * dL/dz = (1/2 (1/2, -1/2) + 1/2 (-0.2679491924, 0.2679491924)) = (0.1160254038,
+	 * -0.1160254038) */
+	L = xb_nn_softmax_distill(z, t, &l1, 1, 2, 0.5, 2.0, d, &c);
+	ck_assert_double_eq_tol(L, 0.4192551560, 1e-7);
+	ck_assert_float_eq_tol(d[0], 0.1160254038f, 1e-6f);
+	ck_assert_float_eq_tol(d[1], -0.1160254038f, 1e-6f);
+	ck_assert_uint_eq(c, 0);
+	/* A = 0 is the cross-entropy bit for bit */
+	L = xb_nn_softmax_distill(t, z, &l1, 1, 2, 0.0, 3.0, d, NULL);
+	ck_assert(L == xb_nn_softmax_xent(t, &l1, 1, 2, dx, NULL));
+	ck_assert(d[0] == dx[0] && d[1] == dx[1]);
+	/* a teacher equal to the student: KL 0 and no soft gradient */
+	L = xb_nn_softmax_distill(t, t, &l0, 1, 2, 1.0, 4.0, d, NULL);
+	ck_assert_double_eq_tol(L, 0.0, 1e-12);
+	ck_assert_float_eq_tol(d[0], 0.0f, 1e-7f);
+
+	/* 3 samples x 5 classes of fixed logits: the gradient (of the mean) against central
+	 * differences of the loss, step 1e-3 on float logits (error O(h^2) + rounding 1e-6 / h) */
+	float zz[15], tt[15], g[15];
+	const int32_t lab[3] = { 4, 0, 2 };
+	for (int i = 0; i < 15; i++) {
+		zz[i] = (float)sin(1.7 * i + 0.3) * 2.0f;
+		tt[i] = (float)cos(0.9 * i) * 3.0f;
+	}
+	xb_nn_softmax_distill(zz, tt, lab, 3, 5, 0.7, 3.0, g, NULL);
+	for (int i = 0; i < 15; i++) {
+		float keep = zz[i];
+		zz[i] = keep + 1e-3f;
+		double up = xb_nn_softmax_distill(zz, tt, lab, 3, 5, 0.7, 3.0, NULL, NULL);
+		zz[i] = keep - 1e-3f;
+		double dn = xb_nn_softmax_distill(zz, tt, lab, 3, 5, 0.7, 3.0, NULL, NULL);
+		zz[i] = keep;
+		double fd = (up - dn) / (double)((keep + 1e-3f) - (keep - 1e-3f));
+		ck_assert_msg(fabs(fd - g[i]) < 2e-3 * (1.0 + fabs(fd)), "logit %d: %g vs %g", i,
+			      fd, (double)g[i]);
+	}
+}
+END_TEST
+
+/* Hardware-aware fine-tuning with the float network as teacher (train.ft_distill). */
+START_TEST(test_distill_train)
+{
+	xb_config *cfg = tiny_config();
+	xb_nn_net *a = NULL, *b = NULL, *c = NULL;
+	xb_train_result ra, rb, rc;
+	xb_err err;
+
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_epochs", "2", "test"), XB_OK);
+	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_IDEAL, NULL, &a, &ra, &err) == XB_OK, "%s",
+		      err.msg);
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_distill", "0.5", "test"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_temperature", "3", "test"), XB_OK);
+	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_IDEAL, NULL, &b, &rb, &err) == XB_OK, "%s",
+		      err.msg);
+	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_IDEAL, NULL, &c, &rc, &err) == XB_OK, "%s",
+		      err.msg);
+	size_t na, nb, nc;
+	float *wa = all_weights(a, &na), *wb = all_weights(b, &nb), *wc = all_weights(c, &nc);
+	ck_assert_uint_eq(na, nb);
+	/* the same float epochs (test_acc_pre equal), then another loss: other weights */
+	ck_assert(ra.test_acc_pre == rb.test_acc_pre);
+	ck_assert_int_ne(memcmp(wa, wb, na * sizeof *wa), 0);
+	/* deterministic for the seed */
+	ck_assert_int_eq(memcmp(wb, wc, nb * sizeof *wb), 0);
+	/* as test_ideal_and_noisy: a separable problem stays (nearly) all right */
+	ck_assert_msg(rb.test_acc_mode >= 0.9, "distilled quantized accuracy %g", rb.test_acc_mode);
+	/* 8 float + 2 fine-tuning epochs: the teacher adds none */
+	size_t nrec;
+	xb_nn_net_record(b, &nrec, NULL);
+	ck_assert_uint_eq(nrec, 10);
+	free(wa);
+	free(wb);
+	free(wc);
+	xb_nn_net_free(a);
+	xb_nn_net_free(b);
+	xb_nn_net_free(c);
+	xb_config_free(cfg);
+}
+END_TEST
+
+/* Fine-tuning against the hx tiles (ordered) with and without the offsets recalibrated
+ * every epoch (train.ft_recalibrate). */
+START_TEST(test_recalibrate)
+{
+	xb_config *cfg = tiny_config();
+	xb_nn_net *a = NULL, *b = NULL;
+	xb_train_result ra, rb;
+	xb_err err;
+
+	if (!xb_train_have_device()) {
+		xb_config_free(cfg);
+		return;
+	}
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_epochs", "2", "test"), XB_OK);
+	/* a large step, so that the weights (and their offsets) move within one epoch */
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_lr", "0.01", "test"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_recalibrate", "false", "test"), XB_OK);
+	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_ORDERED, NULL, &a, &ra, &err) == XB_OK, "%s",
+		      err.msg);
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_recalibrate", "true", "test"), XB_OK);
+	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_ORDERED, NULL, &b, &rb, &err) == XB_OK, "%s",
+		      err.msg);
+	/* the first fine-tuning epoch (the 9th) trains against the same corrections, those
+	 * measured before fine-tuning, but is validated against new ones with
+	 * recalibration: another validation loss */
+	size_t na, nb;
+	const xb_nn_epoch *ea = xb_nn_net_record(a, &na, NULL), *eb = xb_nn_net_record(b, &nb, NULL);
+	ck_assert_uint_eq(na, 10);
+	ck_assert_uint_eq(nb, 10);
+	ck_assert(ea[7].val_loss == eb[7].val_loss);   /* the float epochs are the same */
+	ck_assert_msg(ea[8].val_loss != eb[8].val_loss, "%g", ea[8].val_loss);
+	/* the separable bands stay separable through the tiles (observed 1.0 both ways) */
+	ck_assert_msg(ra.test_acc_mode >= 0.9 && rb.test_acc_mode >= 0.9, "%g %g",
+		      ra.test_acc_mode, rb.test_acc_mode);
+	xb_nn_net_free(a);
+	xb_nn_net_free(b);
+	xb_config_free(cfg);
+}
+END_TEST
+
+static xb_status refuse_mvm(void *state, const xb_nn_mvm *op, size_t n, const float *x,
+			    float *y, xb_err *err)
+{
+	(void)state;
+	(void)op;
+	(void)n;
+	(void)x;
+	(void)y;
+	return xb_raise(err, XB_EIO, "test backend refuses");
+}
+
+/* xb_nn_train's checks of the distillation parameters and a failing teacher. */
+START_TEST(test_distill_errors)
+{
+	static const xb_nn_backend_type refuse = { "refuse", refuse_mvm, NULL };
+	float x[6 * 36];
+	int32_t lab[6];
+	xb_err err;
+	for (int i = 0; i < 6 * 36; i++)
+		x[i] = (float)(i % 7) * 0.1f;
+	for (int i = 0; i < 6; i++)
+		lab[i] = i % 3;
+	xb_nn_data d = { 6, x, lab };
+	xb_nn_net *net = xb_nn_net_from_spec(TINY_ARCH, 1, &err);
+	xb_nn_net *t4 = xb_nn_net_from_spec("input 6x6x1; flatten; dense out=4", 1, &err);
+	xb_nn_net *t3 = xb_nn_net_from_spec(TINY_ARCH, 2, &err);
+	ck_assert(net && t4 && t3);
+	xb_nn_train_params p = xb_nn_train_default_params();
+	p.epochs = 1;
+	ck_assert(p.teacher == NULL && p.distill == 0.0 && p.temperature == 1.0);
+	p.teacher = t4;
+	p.distill = 0.5;
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_EINVAL);
+	ck_assert_msg(strstr(xb_nn_net_errmsg(net), "36 inputs and 3 outputs"), "%s",
+		      xb_nn_net_errmsg(net));
+	p.teacher = net;
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_EINVAL);
+	p.teacher = t3;
+	p.distill = 1.5;
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_EINVAL);
+	ck_assert_msg(strstr(xb_nn_net_errmsg(net), "weight 1.5"), "%s", xb_nn_net_errmsg(net));
+	p.distill = 0.5;
+	p.temperature = 0.0;
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_EINVAL);
+	p.temperature = 2.0;
+	xb_nn_backend be = xb_nn_backend_float();
+	be.type = &refuse;
+	xb_nn_net_set_backend(t3, &be);
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_EIO);
+	ck_assert_msg(strstr(xb_nn_net_errmsg(net), "the teacher network: ") &&
+		      strstr(xb_nn_net_errmsg(net), "test backend refuses"), "%s",
+		      xb_nn_net_errmsg(net));
+	xb_nn_net_set_backend(t3, NULL);
+	ck_assert_int_eq(xb_nn_train(net, &d, NULL, &p), XB_OK);
+	xb_nn_net_free(net);
+	xb_nn_net_free(t4);
+	xb_nn_net_free(t3);
+
+	/* the keys refuse values outside their ranges at set time */
+	xb_config *cfg = tiny_config();
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_distill", "1.5", "x.ini:3"), XB_ECONFIG);
+	ck_assert_int_eq(xb_config_set(cfg, "train.ft_temperature", "0", "x.ini:4"), XB_ECONFIG);
 	xb_config_free(cfg);
 }
 END_TEST
@@ -268,6 +606,16 @@ START_TEST(test_config_errors)
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "2", "x.ini:11"), XB_OK);
 	expect_fail(cfg, XB_TRAIN_NOISY, XB_ECONFIG, "train.noise_layers: 2");
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "", "x.ini:11"), XB_OK);
+	/* train.noise_factors needs one factor per listed layer: 2 given for 1 */
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "1", "x.ini:11"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_factors", "1,3", "x.ini:12"), XB_OK);
+	expect_fail(cfg, XB_TRAIN_NOISY, XB_ECONFIG,
+		    "train.noise_factors: 2 factors for the 1 layers of train.noise_layers");
+	/* factors without listed layers (every analog layer): 1 given for 0 */
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "", "x.ini:11"), XB_OK);
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_factors", "2", "x.ini:12"), XB_OK);
+	expect_fail(cfg, XB_TRAIN_NOISY, XB_ECONFIG, "train.noise_factors: 1 factors for the 0");
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_factors", "", "x.ini:12"), XB_OK);
 	/* validation file with another sample shape */
 	ck_assert_int_eq(xb_config_set(cfg, "train.val_data", "/nonexistent/v.h5", "x.ini:12"),
 			 XB_OK);
@@ -291,8 +639,14 @@ static Suite *train_suite(void)
 	tcase_add_test(core, test_float_tiny);
 	tcase_add_test(core, test_ideal_and_noisy);
 	tcase_add_test(core, test_batchnorm_folded);
+	tcase_add_test(core, test_noise_scale);
+	tcase_add_test(core, test_distill_loss);
+	tcase_add_test(core, test_distill_train);
+	tcase_add_test(core, test_recalibrate);
+	tcase_add_test(limits, test_distill_errors);
 	tcase_add_test(limits, test_modes_and_paths);
 	tcase_add_test(limits, test_config_errors);
+	tcase_add_test(limits, test_noise_scale_limits);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	return s;

@@ -25,6 +25,7 @@ xb_nn_train_params xb_nn_train_default_params(void)
 	p.weight_decay = 0.0;
 	p.seed = 1;
 	p.keep_best = 1;
+	p.temperature = 1.0;
 	return p;
 }
 
@@ -53,6 +54,45 @@ double xb_nn_softmax_xent(const float *logits, const int32_t *label, size_t n, i
 	if (correct)
 		*correct = right;
 	return n ? loss / (double)n : 0.0;
+}
+
+/* Log of the normaliser of softmax(Z[K] / T) relative to its largest term: the
+ * softmax is exp((z_j - *ZMAX) / T - returned value). */
+static double log_norm_t(const float *z, int k, double t, double *zmax)
+{
+	double m = z[0], sum = 0.0;
+	for (int j = 1; j < k; j++)
+		if (z[j] > m)
+			m = z[j];
+	for (int j = 0; j < k; j++)
+		sum += exp(((double)z[j] - m) / t);
+	*zmax = m;
+	return log(sum);
+}
+
+double xb_nn_softmax_distill(const float *logits, const float *teacher, const int32_t *label,
+			     size_t n, int k, double alpha, double temperature, float *dlogits,
+			     size_t *correct)
+{
+	double loss = xb_nn_softmax_xent(logits, label, n, k, dlogits, correct) * (1.0 - alpha);
+	double kl = 0.0, t = temperature;
+	if (alpha == 0.0)
+		return loss;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * (size_t)k, *tz = teacher + i * (size_t)k;
+		double zm, tm, zl = log_norm_t(z, k, t, &zm), tl = log_norm_t(tz, k, t, &tm);
+		for (int j = 0; j < k; j++) {
+			double lps = ((double)z[j] - zm) / t - zl, lpt = ((double)tz[j] - tm) / t - tl;
+			double pt = exp(lpt);
+			kl += pt * (lpt - lps);
+			if (dlogits) {
+				float *d = dlogits + i * (size_t)k + j;
+				*d = (float)((1.0 - alpha) * (double)*d +
+					     alpha * t * (exp(lps) - pt) / (double)n);
+			}
+		}
+	}
+	return loss + alpha * t * t * kl / (double)n;
 }
 
 static xb_status check_labels(xb_nn_net *net, const xb_nn_data *d, int k, const char *what)
@@ -219,6 +259,18 @@ xb_status xb_nn_train(xb_nn_net *net, const xb_nn_data *train, const xb_nn_data 
 		return xb_raise(&net->err, XB_ESTATE, "training: the network has no layers");
 	xb_nn_shape os = xb_nn_net_out_shape(net);
 	int k = (int)xb_nn_shape_size(os);
+	if (p->teacher && (!(p->distill >= 0 && p->distill <= 1) || !(p->temperature > 0)))
+		return xb_raise(&net->err, XB_EINVAL, "training: distillation weight %g, "
+				"temperature %g: expected a weight in [0, 1] and a temperature > 0",
+				p->distill, p->temperature);
+	if (p->teacher && (p->teacher == net || p->teacher->nlayers == 0 ||
+			   xb_nn_shape_size(p->teacher->in) != xb_nn_shape_size(net->in) ||
+			   (int)xb_nn_shape_size(xb_nn_net_out_shape(p->teacher)) != k))
+		return xb_raise(&net->err, XB_EINVAL, "training: the teacher network must be "
+				"another network with the student's %zu inputs and %d outputs",
+				xb_nn_shape_size(net->in), k);
+	const xb_nn_net *teacher = p->teacher && p->distill > 0 ? p->teacher : NULL;
+	int recal = net->quantized && p->recal_n > 0 && p->recal_x;
 	xb_status st = check_labels(net, train, k, "training");
 	if (st == XB_OK && val)
 		st = check_labels(net, val, k, "validation");
@@ -235,9 +287,11 @@ xb_status xb_nn_train(xb_nn_net *net, const xb_nn_data *train, const xb_nn_data 
 	int32_t *yb = malloc(batch * sizeof *yb);
 	float *logits = malloc(batch * (size_t)k * sizeof(float));
 	float *dlog = malloc(batch * (size_t)k * sizeof(float));
+	float *tlog = teacher ? malloc(batch * (size_t)k * sizeof(float)) : NULL;
 	float *adam = calloc(2 * nparams + 1, sizeof(float));
 	float *best = p->keep_best && have_val ? malloc(nall * sizeof(float)) : NULL;
-	if (!perm || !xb || !yb || !logits || !dlog || !adam || (p->keep_best && have_val && !best)) {
+	if (!perm || !xb || !yb || !logits || !dlog || !adam || (p->keep_best && have_val && !best) ||
+	    (teacher && !tlog)) {
 		st = xb_raise(&net->err, XB_ENOMEM, "training: out of memory");
 		goto done;
 	}
@@ -273,9 +327,17 @@ xb_status xb_nn_train(xb_nn_net *net, const xb_nn_data *train, const xb_nn_data 
 					p->augment(p->augment_ud, xb + i * isz, net->in, p->seed,
 						   (uint64_t)e, s);
 			}
+			if (teacher && (st = xb_nn_net_forward(p->teacher, cnt, xb, tlog, 0)) != XB_OK) {
+				st = xb_raise(&net->err, st, "training: the teacher network: %s",
+					      xb_nn_net_errmsg(p->teacher));
+				goto done;
+			}
 			if ((st = xb_nn_net_forward(net, cnt, xb, logits, 1)) != XB_OK)
 				goto done;
-			double loss = xb_nn_softmax_xent(logits, yb, cnt, k, dlog, &c);
+			double loss = teacher ? xb_nn_softmax_distill(logits, tlog, yb, cnt, k,
+								      p->distill, p->temperature,
+								      dlog, &c)
+					      : xb_nn_softmax_xent(logits, yb, cnt, k, dlog, &c);
 			if (!isfinite(loss)) {
 				st = xb_raise(&net->err, XB_ENUMERIC, "training: epoch %d, batch %zu: "
 					      "loss is %g (lower the learning rate %g)", e,
@@ -327,6 +389,8 @@ xb_status xb_nn_train(xb_nn_net *net, const xb_nn_data *train, const xb_nn_data 
 		}
 		xb_nn_epoch rec = {epoch0 + e, loss_sum / (double)n, (double)right / (double)n,
 				   NAN, NAN, lr, 0.0};
+		if (recal && (st = xb_nn_net_calibrate_offsets(net, p->recal_n, p->recal_x)) != XB_OK)
+			goto done;
 		if (have_val && (st = xb_nn_evaluate(net, val, &rec.val_loss, &rec.val_acc, NULL)) != XB_OK)
 			goto done;
 		rec.seconds = xb_wall_s() - t0;
@@ -341,8 +405,11 @@ xb_status xb_nn_train(xb_nn_net *net, const xb_nn_data *train, const xb_nn_data 
 		if (p->on_epoch && p->on_epoch(p->epoch_ud, &rec))
 			stop = 1;
 	}
-	if (best && net->best_epoch > 0)
+	if (best && net->best_epoch > 0) {
 		copy_tensors(net, best, 0);
+		if (recal && (st = xb_nn_net_calibrate_offsets(net, p->recal_n, p->recal_x)) != XB_OK)
+			goto done;
+	}
 	net->fwd_n = 0;
 done:
 	free(perm);
@@ -350,6 +417,7 @@ done:
 	free(yb);
 	free(logits);
 	free(dlog);
+	free(tlog);
 	free(adam);
 	free(best);
 	return st;

@@ -10,10 +10,12 @@
 /* State of the noisy backend (xb_train.h, "Noise"). */
 typedef struct xb_train_noise {
 	uint64_t seed;        /* key of the noise stream */
-	double add;           /* additive std, fraction of the call's max |y| */
+	double add;           /* additive std, fraction of the call's max |y| or std of y */
+	int add_std;          /* 0: add relative to max |y|, 1: to the std of y (train.noise_scale) */
 	double mul;           /* multiplicative std, fraction of each output */
 	const int *layers;    /* chosen layer indices (NULL/0: every analog layer) */
 	size_t nlayers;
+	const double *factors; /* NULL, or nlayers factors of add and mul, one per layer */
 	int enabled;          /* 0 turns the noise off (clean evaluation) */
 	uint32_t calls;       /* calls so far: the stream's counter */
 } xb_train_noise;

@@ -12,14 +12,16 @@
 /* Purpose word of the noise stream (distinct from nn_int.h's purposes). */
 #define TRAIN_RNG_NOISE 17u
 
-static int layer_chosen(const xb_train_noise *nz, int index)
+/* The factor of layer INDEX's noise: 0 if it is not chosen, else its entry of
+ * train.noise_factors (1 without). */
+static double layer_factor(const xb_train_noise *nz, int index)
 {
 	if (nz->nlayers == 0)
-		return 1;
+		return 1.0;
 	for (size_t i = 0; i < nz->nlayers; i++)
 		if (nz->layers[i] == index)
-			return 1;
-	return 0;
+			return nz->factors ? nz->factors[i] : 1.0;
+	return 0.0;
 }
 
 static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, const float *x,
@@ -29,15 +31,27 @@ static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, con
 	const xb_nn_backend_type *fl = &xb_nn_backend_float_type;
 	xb_status st = fl->mvm_float(NULL, op, n, x, y, err);
 	size_t total = n * op->rows;
-	float amax = 0.0f;
+	double ref = 0.0, f = layer_factor(nz, op->layer->index);
 
-	if (st != XB_OK || !nz->enabled || !layer_chosen(nz, op->layer->index))
+	if (st != XB_OK || !nz->enabled || f == 0.0)
 		return st;
-	for (size_t i = 0; i < total; i++)
-		if (fabsf(y[i]) > amax)
-			amax = fabsf(y[i]);
+	if (nz->add_std) {
+		/* population std of every output of the call (samples x positions x rows),
+		 * the unit of `xbarsim walk`'s normalised levels; two passes */
+		double mean = 0.0, ss = 0.0;
+		for (size_t i = 0; i < total; i++)
+			mean += y[i];
+		mean = total ? mean / (double)total : 0.0;
+		for (size_t i = 0; i < total; i++)
+			ss += ((double)y[i] - mean) * ((double)y[i] - mean);
+		ref = total ? sqrt(ss / (double)total) : 0.0;
+	} else {
+		for (size_t i = 0; i < total; i++)
+			if (fabs((double)y[i]) > ref)
+				ref = fabs((double)y[i]);
+	}
 	uint32_t call = nz->calls++;
-	double add = nz->add * amax, mul = nz->mul;
+	double add = f * nz->add * ref, mul = f * nz->mul;
 	/* one philox block gives two Box-Muller pairs: the normals of two elements */
 	for (size_t i = 0; i < total; i += 2) {
 		uint32_t r[4];

@@ -67,6 +67,14 @@ static const xb_key train_keys[] = {
 	  "hardware-aware fine-tuning epochs (ideal, unordered, ordered)" },
 	{ "train.ft_lr", XB_KEY_DOUBLE, "", 1e-9, 10, NULL, "0.0002",
 	  "peak learning rate of the fine-tuning" },
+	{ "train.ft_distill", XB_KEY_DOUBLE, "", 0, 1, NULL, "0",
+	  "fine-tuning: weight of the distillation from the float network (0 = plain "
+	  "cross-entropy, 1 = the teacher's softened outputs only)" },
+	{ "train.ft_temperature", XB_KEY_DOUBLE, "", 0.01, 100, NULL, "2",
+	  "fine-tuning: temperature of the distillation's softmax" },
+	{ "train.ft_recalibrate", XB_KEY_BOOL, "", 0, 0, NULL, "false",
+	  "fine-tuning: recalibrate the device offsets after every epoch and for the kept "
+	  "one (with workload.offset_cal), as a chip calibrates the weights it runs" },
 	{ "train.calib_samples", XB_KEY_INT, "samples", 1, 1e9, NULL, "1000",
 	  "training samples that calibrate the quantization" },
 	{ "train.quant_percentile", XB_KEY_DOUBLE, "%", 50, 100, NULL, "99.5",
@@ -75,11 +83,15 @@ static const xb_key train_keys[] = {
 	  "before quantizing, clip each analog layer's weights at this many standard "
 	  "deviations (0 = off): larger codes for the bulk of the weights" },
 	{ "train.noise_add", XB_KEY_DOUBLE, "", 0, 10, NULL, "0",
-	  "noisy: additive noise std, fraction of an MVM call's largest |output|" },
+	  "noisy: additive noise std, fraction of train.noise_scale" },
+	{ "train.noise_scale", XB_KEY_ENUM, "", 0, 0, "max|std", "max",
+	  "noisy: unit of noise_add, the call's largest |output| or the std of its outputs" },
 	{ "train.noise_mul", XB_KEY_DOUBLE, "", 0, 10, NULL, "0",
 	  "noisy: multiplicative noise std, fraction of each MVM output" },
 	{ "train.noise_layers", XB_KEY_LIST, "", 0, 10000, NULL, "",
 	  "noisy: indices of the analog layers that get noise (empty = all)" },
+	{ "train.noise_factors", XB_KEY_LIST, "", 0, 1000, NULL, "",
+	  "noisy: one factor of noise_add and noise_mul per entry of noise_layers (empty = 1)" },
 	{ "train.record_time", XB_KEY_BOOL, "", 0, 0, NULL, "true",
 	  "write epoch times into the training record (false: zeros, reproducible files)" },
 };
@@ -256,6 +268,33 @@ static void clip_weights(xb_nn_net *net, double k)
 	}
 }
 
+/* A float copy of NET (same topology and tensors, float backend, no record): the
+ * teacher of the distillation.  NULL on error (message on ERR). */
+static xb_nn_net *clone_float(const xb_nn_net *net, xb_err *err)
+{
+	char *spec = xb_nn_net_spec(net);
+	xb_nn_net *c;
+	if (!spec) {
+		xb_raise(err, XB_ENOMEM, "distillation teacher: out of memory");
+		return NULL;
+	}
+	c = xb_nn_net_from_spec(spec, 0, err);
+	free(spec);
+	if (!c) {
+		xb_err_context(err, "distillation teacher");
+		return NULL;
+	}
+	for (int i = 0; i < xb_nn_net_nlayers(net); i++) {
+		const xb_nn_layer *a = xb_nn_net_layer(net, i);
+		xb_nn_layer *b = xb_nn_net_layer_mut(c, i);
+		for (int t = 0; b && t < a->ntensors && t < b->ntensors; t++)
+			if (a->tsize[t] == b->tsize[t])
+				memcpy(b->t[t], a->t[t], a->tsize[t] * sizeof(float));
+		xb_nn_layer_touch(b);
+	}
+	return c;
+}
+
 /* ---- phases -------------------------------------------------------------------- */
 
 typedef struct epoch_ctx {
@@ -378,7 +417,7 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 	static const xb_train_hooks none;
 	const xb_train_hooks *hk = hooks ? hooks : &none;
 	train_data d;
-	xb_nn_net *net = NULL;
+	xb_nn_net *net = NULL, *teacher = NULL;
 	xb_train_noise nz;
 	int *noise_layers = NULL;
 	void *dev_state = NULL;
@@ -447,9 +486,18 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		}
 		nz.seed = tp.seed;
 		nz.add = xb_config_double(cfg, "train.noise_add");
+		nz.add_std = xb_config_enum(cfg, "train.noise_scale") == 1;
 		nz.mul = xb_config_double(cfg, "train.noise_mul");
 		nz.layers = noise_layers;
 		nz.nlayers = nl;
+		const double *fv;
+		size_t nf = xb_config_list(cfg, "train.noise_factors", &fv);
+		if (nf && nf != nl) {
+			st = xb_raise(err, XB_ECONFIG, "train.noise_factors: %zu factors for the %zu "
+				      "layers of train.noise_layers (expected one per layer)", nf, nl);
+			goto fail;
+		}
+		nz.factors = nf ? fv : NULL;
 		nz.enabled = 1;
 		xb_nn_backend nb = xb_train_noise_backend(&nz);
 		xb_nn_net_set_backend(net, &nb);
@@ -470,6 +518,17 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		if ((st = xb_nn_net_fold(net)) != XB_OK) {
 			st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
 			goto fail;
+		}
+		/* the float network teaches the fine-tuning (train.ft_distill) */
+		if (xb_config_double(cfg, "train.ft_distill") > 0 &&
+		    xb_config_int(cfg, "train.ft_epochs") > 0) {
+			if (!(teacher = clone_float(net, err))) {
+				st = err ? err->code : XB_ENOMEM;
+				goto fail;
+			}
+			tp.teacher = teacher;
+			tp.distill = xb_config_double(cfg, "train.ft_distill");
+			tp.temperature = xb_config_double(cfg, "train.ft_temperature");
 		}
 #if XB_TRAIN_DEVICE
 		if ((st = xb_train_device_backend(cfg, mode, &be, &dev_state, err)) != XB_OK)
@@ -495,6 +554,12 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 			st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
 			goto fail;
 		}
+		if ((!xb_config_key("workload.offset_cal") ||
+		     xb_config_bool(cfg, "workload.offset_cal")) &&
+		    xb_config_bool(cfg, "train.ft_recalibrate")) {
+			tp.recal_n = nc;
+			tp.recal_x = d.dtrain.x;
+		}
 		tp.epochs = (int)xb_config_int(cfg, "train.ft_epochs");
 		tp.lr = xb_config_double(cfg, "train.ft_lr");
 		tp.lr_min = 0.0;
@@ -502,6 +567,9 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		    (st = train_phase(net, &d, &tp, hk, xb_train_mode_name((xb_train_mode)mode),
 				      &res->seconds_finetune, err)) != XB_OK)
 			goto fail;
+		tp.teacher = NULL;
+		xb_nn_net_free(teacher);
+		teacher = NULL;
 	}
 	if ((st = xb_nn_net_fold(net)) != XB_OK) {   /* deployment form: no batch norm */
 		st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
@@ -565,6 +633,7 @@ fail:
 	(void)dev_state;
 #endif
 	xb_nn_net_free(net);
+	xb_nn_net_free(teacher);
 	free(noise_layers);
 	data_free(&d);
 	return st;

@@ -511,6 +511,19 @@ typedef struct xb_nn_train_params {
 	void *progress_ud;
 	xb_nn_epoch_fn on_epoch;   /* NULL: none */
 	void *epoch_ud;
+	/* Knowledge distillation (xb_nn_softmax_distill): TEACHER (NULL: none) runs in eval
+	 * mode, through its own backend, on the same (augmented) batch; the loss mixes the
+	 * cross-entropy and its softened outputs with weight DISTILL in [0, 1] at
+	 * TEMPERATURE > 0.  The teacher must have the network's input and output sizes. */
+	xb_nn_net *teacher;
+	double distill;            /* 0 */
+	double temperature;        /* 1 */
+	/* Quantized mode: after each epoch's updates (before validating) and after restoring
+	 * the best epoch, xb_nn_net_calibrate_offsets on the RECAL_N samples RECAL_X (0 /
+	 * NULL: the offsets stay as they were).  Training then always runs against the
+	 * corrections a fresh calibration of the current weights gives, as on a chip. */
+	size_t recal_n;
+	const float *recal_x;
 } xb_nn_train_params;
 
 xb_nn_train_params xb_nn_train_default_params(void);
@@ -532,6 +545,16 @@ xb_status xb_nn_evaluate(xb_nn_net *net, const xb_nn_data *data, double *loss,
  * *CORRECT if not NULL.  Labels must lie in [0, K). */
 double xb_nn_softmax_xent(const float *logits, const int32_t *label, size_t n, int k,
 			  float *dlogits, size_t *correct);
+/* Distillation loss of LOGITS z[N][K] against LABEL and the teacher's TEACHER t[N][K]:
+ *   L = (1 - A) CE(z, label) + A T^2 KL(softmax(t / T) || softmax(z / T)),
+ * averaged over the N samples (A = ALPHA in [0, 1], T = TEMPERATURE > 0; the T^2 keeps
+ * the soft term's gradient scale independent of T, Hinton et al. 2015).  dL/dz =
+ * ((1 - A)(softmax(z) - onehot) + A T (softmax(z / T) - softmax(t / T))) / N into DLOGITS
+ * if not NULL; right answers (argmax z == label) into *CORRECT if not NULL.  A = 0 is
+ * xb_nn_softmax_xent. */
+double xb_nn_softmax_distill(const float *logits, const float *teacher, const int32_t *label,
+			     size_t n, int k, double alpha, double temperature, float *dlogits,
+			     size_t *correct);
 
 /* The training record: *N epochs (owned by the network).  Best epoch (1-based, 0 if
  * none) in *BEST if not NULL. */

@@ -25,12 +25,20 @@
  *             in the build, "ideal" uses the float backend's exact quantized MVM.
  * Float epochs (train.epochs) run first unless they are 0 (e.g. with train.init).
  *
- * Noise ("noisy" mode, keys train.noise_add, train.noise_mul, train.noise_layers).
- * After the MVM of each chosen analog layer (train.noise_layers: layer indices, empty =
- * every analog layer) every output y of a backend call becomes
- *   y' = y (1 + noise_mul n1) + noise_add A n2,   A = max |y| over the call,
- * n1, n2 independent N(0, 1): multiplicative noise relative to each output and additive
- * noise relative to the call's full scale (as read noise is relative to the ADC range).
+ * Noise ("noisy" mode, keys train.noise_add, train.noise_scale, train.noise_mul,
+ * train.noise_layers, train.noise_factors).  After the MVM of each chosen analog layer
+ * (train.noise_layers: layer indices of the network as trained, batch norms included;
+ * empty = every analog layer) every output y of a backend call becomes
+ *   y' = y (1 + f noise_mul n1) + f noise_add A n2,
+ *   f = the layer's entry of train.noise_factors (one per entry of train.noise_layers,
+ *       which must then be given; empty = 1 for every layer),
+ *   A = max |y| over the call (train.noise_scale = max, the default: the call's full
+ *       scale, as read noise is relative to the ADC range), or
+ *   A = the population standard deviation of all y of the call (samples x positions x
+ *       outputs; train.noise_scale = std: the unit of `xbarsim walk`'s normalised
+ *       levels; a call of equal outputs gets no additive noise),
+ * n1, n2 independent N(0, 1): multiplicative noise relative to each output.  y is the
+ * MVM's output before bias and epilogue.  A call is one chunk of samples of a layer.
  * The normals come from Random123's philox4x32-10 keyed by train.seed and counted by
  * (layer, call number, element), so a run is deterministic for a seed and any thread
  * count.  Validation during training sees the same noise; test_acc_mode is measured
