@@ -75,10 +75,8 @@ struct xb_tile {
 	int8_t *w;                /* [R][C] programmed weights */
 	float *w_int;             /* [R][ldw] programmed weights as floats (ideal model) */
 	float *w_eff;             /* [R][ldw] effective weights (1 + eta) w_eff */
-	int8_t *w8;               /* [R][ldw] w_int as bytes (the integer product, see product) */
-	int8_t *w8e;              /* [R][ldw] w_eff as bytes when eff_int */
+	int8_t *w8e;              /* [R][ldw] w_eff as bytes when eff_int (the integer product) */
 	int eff_int;              /* every effective weight is an integer in -127 .. 127 */
-	int x_int;                /* 2 xmax wmax <= 32767: the integer product is exact */
 	int32_t *order;           /* [R] static event order (rows of all R) */
 	double *row_abs;          /* [R] sum_c |w| (magnitude order) */
 	int programmed;
@@ -253,7 +251,6 @@ void xb_tile_free(xb_tile *t)
 	free(t->w);
 	free(t->w_int);
 	free(t->w_eff);
-	free(t->w8);
 	free(t->w8e);
 	free(t->order);
 	free(t->row_abs);
@@ -283,7 +280,6 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->ldw = pad_cols(t->C);
 	t->wmax = (1 << p->array.weight_bits) - 1;
 	t->xmax = (1 << p->input.bits) - 1;
-	t->x_int = 2L * t->xmax * t->wmax <= 32767;
 	t->g = p->adc.gain;
 	t->cs = xb_adc_code_scale(&p->adc);
 	t->dt_ps = xb_cycles_to_ps((uint64_t)p->input.wait_cycles, p->input.event_mhz);
@@ -311,7 +307,6 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	t->w = xcalloc(t->R * t->C, 1);
 	t->w_int = xaligned(t->R * t->ldw * sizeof(float));
 	t->w_eff = xaligned(t->R * t->ldw * sizeof(float));
-	t->w8 = xaligned(t->R * t->ldw);
 	t->w8e = xaligned(t->R * t->ldw);
 	t->order = xcalloc(t->R, sizeof *t->order);
 	t->row_abs = xcalloc(t->R, sizeof *t->row_abs);
@@ -321,7 +316,7 @@ xb_tile *xb_tile_new(const xb_tile_params *p, uint32_t chip, uint32_t tile, xb_e
 	fx_hi = xcalloc(t->C, sizeof *fx_hi);
 	if (!t->a_c || !t->ag_c || !t->oq_c || !t->sigq_c || !t->agf_c || !t->oqf_c || !t->o_c || !t->lo_c || !t->hi_c || !t->tau_c || !t->sigma_c || !t->lo_w ||
 	    !t->hi_w || !t->knee_w || !t->lam || !t->lam_read || !t->pw || !t->w || !t->w_int || !t->w_eff ||
-	    !t->w8 || !t->w8e ||
+	    !t->w8e ||
 	    !t->order || !t->row_abs || !fx_gain || !fx_off || !fx_lo || !fx_hi)
 		goto nomem;
 
@@ -527,7 +522,6 @@ xb_status xb_tile_program(xb_tile *t, const int8_t *w, size_t ldw, size_t nrows,
 		for (size_t c = 0; c < t->ldw; c++) {
 			float we = t->w_eff[r * t->ldw + c];
 
-			t->w8[r * t->ldw + c] = (int8_t)t->w_int[r * t->ldw + c];
 			if (t->eff_int && we == nearbyintf(we) && fabsf(we) <= 127.0f)
 				t->w8e[r * t->ldw + c] = (int8_t)we;
 			else
@@ -678,40 +672,60 @@ struct xb_tile_work {
 	slot *s;
 };
 
-/* The integer product: the first N columns of V (stride ldw) = X W8 for M input rows X
- * (bytes, stride LDX) of K codes, by oneDNN's u8 x s8 -> s32 GEMM, about four times
- * sgemm's multiply-accumulates per second on VNNI hardware.  It is exact: oneDNN sums
- * in int32 (|sum| <= K xmax wmax < 2^31), with pairs of products in int16 on hardware
- * without VNNI, which x_int (2 xmax wmax <= 32767) keeps from saturating.  sgemm on the
- * same operands is exact too while every partial sum stays below 2^24 (R xmax wmax;
- * 128 x 31 x 63 on hx), so the two give the same bits there.  The result goes to OUT
- * (stride ldw) as floats.  Returns 0, or -1 when oneDNN refused (the caller then takes
- * sgemm). */
+/* Integer weights (bytes) of a product and their row stride. */
+typedef struct int_w {
+	const int8_t *w;          /* NULL: the product takes sgemm */
+	size_t ld;
+} int_w;
+
+/* The integer weights of a product whose input codes reach XMAX: the programmed
+ * weights (w, stride C) for the ideal model (IDEAL), the effective ones when they are
+ * integers (w8e, stride ldw) for the others; none when 2 XMAX wmax > 32767. */
+static int_w int_weights(const xb_tile *t, int ideal, int xmax)
+{
+	int_w iw = { NULL, 0 };
+
+	if (2L * xmax * t->wmax > 32767)
+		return iw;
+	if (ideal)
+		iw = (int_w){ t->w, t->C };
+	else if (t->eff_int)
+		iw = (int_w){ t->w8e, t->ldw };
+	return iw;
+}
+
+/* The integer product: the first N columns of OUT (floats, stride ldw) = X W for M input
+ * rows X (bytes, stride LDX) of K > 0 codes, by oneDNN's u8 x s8 -> s32 GEMM, about
+ * four times sgemm's multiply-accumulates per second on VNNI hardware.  It is exact:
+ * oneDNN sums in int32 (|sum| <= K xmax wmax < 2^31), with pairs of products in int16
+ * on hardware without VNNI, which int_weights' 2 xmax wmax <= 32767 keeps from
+ * saturating.  sgemm on the same operands is exact too while every partial sum stays
+ * below 2^24 (R xmax wmax; 128 x 31 x 63 on hx), so the two give the same bits there.
+ * Returns 0, or -1 for K = 0 or when oneDNN refused (the caller then takes sgemm). */
 static int int_product(const xb_tile *t, size_t m, size_t n, size_t k, const uint8_t *x,
-		       size_t ldx, const int8_t *w8, slot *sl, float *out)
+		       size_t ldx, int_w w, slot *sl, float *out)
 {
 	const int32_t co = 0;
 	const size_t ldw = t->ldw;
 
 	if (!m || !n)
 		return 0;
-	if (k && dnnl_gemm_u8s8s32('N', 'N', 'F', (dnnl_dim_t)m, (dnnl_dim_t)n, (dnnl_dim_t)k, 1.0f,
-				   x, (dnnl_dim_t)ldx, 0, w8, (dnnl_dim_t)ldw, 0, 0.0f, sl->Vi,
-				   (dnnl_dim_t)ldw, &co) != dnnl_success)
+	if (!k || dnnl_gemm_u8s8s32('N', 'N', 'F', (dnnl_dim_t)m, (dnnl_dim_t)n, (dnnl_dim_t)k,
+				    1.0f, x, (dnnl_dim_t)ldx, 0, w.w, (dnnl_dim_t)w.ld, 0, 0.0f,
+				    sl->Vi, (dnnl_dim_t)ldw, &co) != dnnl_success)
 		return -1;
 #ifdef XB_MEMCHECK
 	/* oneDNN's JIT kernels multiply its packing buffers' unset padding by zero:
 	 * memcheck cannot see that the products are defined. */
-	if (k)
-		for (size_t i = 0; i < m; i++)
-			VALGRIND_MAKE_MEM_DEFINED(sl->Vi + i * ldw, n * sizeof *sl->Vi);
+	for (size_t i = 0; i < m; i++)
+		VALGRIND_MAKE_MEM_DEFINED(sl->Vi + i * ldw, n * sizeof *sl->Vi);
 #endif
 	for (size_t i = 0; i < m; i++) {
 		const int32_t *restrict vi = sl->Vi + i * ldw;
 		float *restrict v = out + i * ldw;
 
 		for (size_t c = 0; c < n; c++)
-			v[c] = k ? (float)vi[c] : 0.0f;
+			v[c] = (float)vi[c];
 	}
 	return 0;
 }
@@ -727,26 +741,18 @@ static void float_inputs(const xb_tile *t, const xb_tile_batch *b, size_t i0, si
 	}
 }
 
-/* V = the product of B's inputs I0 .. I0 + NS with W8 (integer path) or WF (sgemm). */
+/* V = the product of B's inputs I0 .. I0 + NS with the weights of B's model: integer
+ * when int_weights has them, else sgemm with WF (w_int or w_eff). */
 static void product(const xb_tile *t, const xb_tile_batch *b, size_t i0, size_t ns,
-		    const int8_t *w8, const float *wf, slot *sl)
+		    const float *wf, slot *sl)
 {
-	if (w8 && int_product(t, ns, b->n_out, b->n_in, b->x + i0 * b->ldx, b->ldx, w8, sl,
-			      sl->V) == 0)
+	int_w w = int_weights(t, b->model == XB_MODEL_IDEAL, t->xmax);
+
+	if (w.w && int_product(t, ns, b->n_out, b->n_in, b->x + i0 * b->ldx, b->ldx, w, sl,
+			       sl->V) == 0)
 		return;
 	float_inputs(t, b, i0, ns, sl);
 	gemm(ns, b->n_out, b->n_in, sl->X, t->R, wf, t->ldw, sl->V, t->ldw);
-}
-
-/* The integer weights of MODEL's product, or NULL when it takes sgemm: the programmed
- * weights for the ideal model, the effective ones (when integers) for the others. */
-static const int8_t *int_weights(const xb_tile *t, xb_model model)
-{
-	if (!t->x_int)
-		return NULL;
-	if (model == XB_MODEL_IDEAL)
-		return t->w8;
-	return t->eff_int ? t->w8e : NULL;
 }
 
 void xb_tile_work_free(xb_tile_work *w)
@@ -1481,16 +1487,16 @@ static void dense_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	int nplanes = serial ? bits : 1;
 
 	/* D_b = P_b W for every plane b (pulse: D = X W); bit planes (0/1) always fit the
-	 * integer product, pulses when x_int holds. */
+	 * integer product, pulses when int_weights allows their codes. */
 	for (int pb = 0; pb < nplanes; pb++) {
 		float *A = serial ? sl->Xb : sl->X, *D = sl->P + (size_t)pb * CHUNK * ldw;
-		const int8_t *w8 = t->eff_int && (serial || t->x_int) ? t->w8e : NULL;
+		int_w w8 = int_weights(t, 0, serial ? 1 : t->xmax);
 
 		if (serial)
 			for (size_t s = 0; s < ns; s++)
 				for (size_t r = 0; r < nin; r++)
 					sl->Xb8[s * R + r] = (uint8_t)((b->x[(i0 + s) * b->ldx + r] >> pb) & 1);
-		if (w8 && (serial ? int_product(t, ns, n, nin, sl->Xb8, R, w8, sl, D)
+		if (w8.w && (serial ? int_product(t, ns, n, nin, sl->Xb8, R, w8, sl, D)
 				  : int_product(t, ns, n, nin, b->x + i0 * b->ldx, b->ldx, w8, sl, D)) == 0)
 			continue;
 		if (serial)
@@ -1636,7 +1642,7 @@ static void event_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	int tally = b->counters || b->stats;   /* counts wanted (xb_tile_mvm adds cc to counters) */
 
 	if (b->model == XB_MODEL_UNORDERED) {
-		product(t, b, i0, ns, int_weights(t, b->model), t->w_eff, sl);
+		product(t, b, i0, ns, t->w_eff, sl);
 	} else if (fast) {
 		size_t K = 0, nslot;
 		int sym = use_sym(t);
@@ -1791,7 +1797,7 @@ static void ideal_chunk(const xb_tile *t, const xb_tile_batch *b, size_t i0, siz
 	/* in codes of the configured ADC; every send adds the same charge */
 	const double g = t->g * t->cs * t->p.input.num_sends;
 
-	product(t, b, i0, ns, int_weights(t, b->model), t->w_int, sl);
+	product(t, b, i0, ns, t->w_int, sl);
 	for (size_t s = 0; s < ns; s++) {
 		const float *v = sl->V + s * t->ldw;
 		size_t i = i0 + s;
