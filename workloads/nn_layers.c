@@ -714,9 +714,10 @@ static xb_status requant_setup(xb_nn_layer *l, xb_err *err)
 }
 
 /* Accumulator value a (LSB) and code of input X in quantized mode. */
-static inline double requant_acc(const xb_nn_layer *l, float x)
+/* The accumulator code of X at the requant's input scale IN_SCALE. */
+static inline double requant_acc(double in_scale, float x)
 {
-	return rint((double)x / l->requant_in_scale);
+	return rint((double)x / in_scale);
 }
 
 static xb_status requant_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n, const float *x,
@@ -736,7 +737,7 @@ static xb_status requant_forward(xb_nn_layer *l, const xb_nn_run *run, size_t n,
 	float *restrict yr = y;
 #pragma omp parallel for simd schedule(static) if (m >= NN_PAR_MIN)
 	for (long i = 0; i < (long)m; i++) {
-		double code = floor(rint((double)xr[i] / in_scale) * inv_d);
+		double code = floor(requant_acc(in_scale, xr[i]) * inv_d);
 
 		code = code < 0.0 ? 0.0 : code;
 		code = code > qmax ? qmax : code;
@@ -756,7 +757,7 @@ static xb_status requant_backward(xb_nn_layer *l, const xb_nn_run *run, size_t n
 	double d = ldexp(1.0, l->hp.shift), lim = (double)(1 << l->hp.bits);
 #pragma omp parallel for schedule(static) if (m >= NN_PAR_MIN)
 	for (long i = 0; i < (long)m; i++) {
-		double u = requant_acc(l, x[i]) / d;
+		double u = requant_acc(l->requant_in_scale, x[i]) / d;
 		dx[i] = (u >= 0.0 && u < lim) ? dy[i] : 0.0f;
 	}
 	return XB_OK;
