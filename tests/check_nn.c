@@ -291,6 +291,119 @@ END_TEST
 
 /* Reference: y[oh][ow][f] = b[f] + sum_{i,j,c} w[f][i][j][c] x[oh*sh-ph+i][ow*sw-pw+j][c],
  * in double, zero outside the image. */
+/* ---- the tap: changed layer outputs, forward and backward -------------------------- */
+
+/* Taps of test_tap: layer 1 (dense) unchanged, records the smallest |y| (the ReLU's
+ * distance from its kink); layer 2 (relu) y' = 2 y - 0.5, dy'/dy = 2; layer 3 (the
+ * output) y' = y + 0.25, dy'/dy = 1. */
+static double tap_min_abs;
+
+static xb_status tap_change(void *ud, int layer, size_t n, size_t size, float *y, float *d,
+			     xb_err *err)
+{
+	(void)ud;
+	(void)err;
+	for (size_t i = 0; i < n * size; i++) {
+		if (layer == 1 && fabs(y[i]) < tap_min_abs)
+			tap_min_abs = fabs(y[i]);
+		if (layer == 2)
+			y[i] = 2.0f * y[i] - 0.5f;
+		else if (layer == 3)
+			y[i] += 0.25f;
+		d[i] = layer == 2 ? 2.0f : 1.0f;
+	}
+	return XB_OK;
+}
+
+/* The output is the tapped output; the gradients are those of the tapped function:
+ * central finite differences (H = 1e-2, tolerance as check_grad's) of every weight and
+ * input.  A backward without the factor dy'/dy gets dx wrong by 2; one that gave the
+ * last dense layer its untapped input gets its weight gradient wrong (both seen). */
+START_TEST(test_tap)
+{
+	const size_t n = 3, nx = 3 * 4, ny = 3 * 3;
+	const double h = 1e-2;
+	const int layers[3] = { 1, 2, 3 }, last[1] = { 3 }, bad[1] = { 4 };
+	xb_nn_net *net = net_of("input 1x1x4\nflatten\ndense out=5\nrelu\ndense out=3\n");
+	float x[12], y0[9], y[9], r[9], dx[12];
+
+	rng_seed(32);
+	for (int li = 1; li <= 3; li += 2) {   /* the two dense layers */
+		xb_nn_layer *l = xb_nn_net_layer_mut(net, li);
+		for (int t = 0; t < l->type->nparams; t++)
+			fill(l->t[t], l->tsize[t], -0.8, 0.8);
+		xb_nn_layer_touch(l);
+	}
+	fill(x, nx, -1, 1);
+	fill(r, ny, -1, 1);
+	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y0, 0), XB_OK);
+
+	/* errors: no such layer */
+	ck_assert_int_eq(xb_nn_net_set_tap(net, bad, 1, tap_change, NULL), XB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(xb_nn_net_errmsg(net), "layer 4 is not a layer"));
+
+	/* the output layer alone: y0 + 0.25, float for float */
+	ck_assert_int_eq(xb_nn_net_set_tap(net, last, 1, tap_change, NULL), XB_OK);
+	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y, 0), XB_OK);
+	for (size_t i = 0; i < ny; i++)
+		ck_assert(y[i] == y0[i] + 0.25f);
+
+	ck_assert_int_eq(xb_nn_net_set_tap(net, layers, 3, tap_change, NULL), XB_OK);
+	tap_min_abs = INFINITY;
+	loss_of(net, n, x, y, r, ny, 1);
+	ck_assert_int_eq(xb_nn_net_backward(net, n, r, dx), XB_OK);
+	/* every perturbation moves a pre-activation by at most H (|x| <= 1, one weight or
+	 * the bias changes) or H x 0.8 (an input): no ReLU gate flips */
+	ck_assert_msg(tap_min_abs > 2 * h, "pre-activation %g within 2 H of the kink", tap_min_abs);
+	int changed = 0;
+	for (size_t i = 0; i < ny; i++)
+		changed += y[i] != y0[i] + 0.25f;
+	ck_assert(changed > 0);   /* the ReLU's tap changed the output */
+	for (size_t i = 0; i < nx; i++) {
+		float keep = x[i];
+		x[i] = (float)(keep + h);
+		double lp = loss_of(net, n, x, y, r, ny, 1);
+		x[i] = (float)(keep - h);
+		double lm = loss_of(net, n, x, y, r, ny, 1);
+		x[i] = keep;
+		double num = (lp - lm) / (2 * h);
+		ck_assert_msg(fabs(num - dx[i]) <= 5e-4 + 5e-4 * fabs(dx[i]),
+			      "dx[%zu] analytic %.6g numeric %.6g", i, dx[i], num);
+	}
+	for (int li = 1; li <= 3; li += 2) {
+		xb_nn_layer *l = xb_nn_net_layer_mut(net, li);
+		for (int t = 0; t < l->type->nparams; t++) {
+			float *g = malloc(l->tsize[t] * sizeof *g);
+			ck_assert_int_eq(xb_nn_net_forward(net, n, x, y, 1), XB_OK);
+			ck_assert_int_eq(xb_nn_net_backward(net, n, r, NULL), XB_OK);
+			memcpy(g, xb_nn_net_grad(net, li, t), l->tsize[t] * sizeof *g);
+			for (size_t j = 0; j < l->tsize[t]; j++) {
+				float keep = l->t[t][j];
+				l->t[t][j] = (float)(keep + h);
+				xb_nn_layer_touch(l);
+				double lp = loss_of(net, n, x, y, r, ny, 1);
+				l->t[t][j] = (float)(keep - h);
+				xb_nn_layer_touch(l);
+				double lm = loss_of(net, n, x, y, r, ny, 1);
+				l->t[t][j] = keep;
+				xb_nn_layer_touch(l);
+				double num = (lp - lm) / (2 * h);
+				ck_assert_msg(fabs(num - g[j]) <= 5e-4 + 5e-4 * fabs(g[j]),
+					      "layer %d tensor %d [%zu]: analytic %.6g numeric %.6g",
+					      li, t, j, g[j], num);
+			}
+			free(g);
+		}
+	}
+	/* a change of topology removes the tap: the untapped output again */
+	ck_assert_int_eq(xb_nn_net_add(net, "relu", ""), XB_OK);
+	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y, 0), XB_OK);
+	for (size_t i = 0; i < ny; i++)
+		ck_assert(y[i] == (y0[i] > 0 ? y0[i] : 0.0f));
+	xb_nn_net_free(net);
+}
+END_TEST
+
 static void direct_conv(const float *x, xb_nn_shape in, const float *w, const float *b,
 			int f, int kh, int kw, int sh, int sw, int ph, int pw, double *y)
 {
@@ -1646,6 +1759,7 @@ static Suite *nn_suite(void)
 	tcase_add_test(core, test_registry);
 	tcase_add_test(core, test_stock_archs);
 	tcase_add_test(core, test_gradients);
+	tcase_add_test(core, test_tap);
 	tcase_add_test(core, test_im2col_vs_direct);
 	tcase_add_test(core, test_col2im_adjoint);
 	tcase_add_test(core, test_chunk_sizes);

@@ -62,6 +62,13 @@ struct xb_nn_net {
 	size_t fwd_n;               /* samples of the last forward kept for backward, 0: none */
 	int fwd_training;
 
+	/* Tap (xb_nn_net_set_tap): changed copies of chosen layers' outputs. */
+	xb_nn_tap_fn tap_fn;
+	void *tap_ud;
+	int *tap_layers;            /* owned; NULL: no tap */
+	size_t ntap;
+	float **tap_y, **tap_d;     /* [nlayers + 1]: y' and dy'/dy of tapped outputs */
+
 	/* Training record. */
 	xb_nn_epoch *rec;
 	size_t nrec, rec_cap;

@@ -314,6 +314,14 @@ void nn_net_drop_workspace(xb_nn_net *net)
 	if (net->grad)
 		for (int i = 0; i < net->nlayers * XB_NN_MAX_TENSORS; i++)
 			free(net->grad[i]);
+	if (net->tap_y)
+		for (int i = 0; i <= net->nlayers; i++) {
+			free(net->tap_y[i]);
+			free(net->tap_d[i]);
+		}
+	free(net->tap_y);
+	free(net->tap_d);
+	net->tap_y = net->tap_d = NULL;
 	free(net->act);
 	free(net->cache);
 	free(net->grad);
@@ -337,6 +345,7 @@ void xb_nn_net_free(xb_nn_net *net)
 	for (int i = 0; i < net->nlayers; i++)
 		nn_layer_free(net->layers[i]);
 	free(net->layers);
+	free(net->tap_layers);
 	free(net->rec);
 	free(net);
 }
@@ -357,6 +366,7 @@ xb_status nn_net_push(xb_nn_net *net, xb_nn_layer *l)
 		net->cap = cap;
 	}
 	nn_net_drop_workspace(net);
+	xb_nn_net_set_tap(net, NULL, 0, NULL, NULL);
 	l->index = net->nlayers;
 	net->layers[net->nlayers++] = l;
 	net->quantized = 0;
@@ -441,6 +451,43 @@ size_t xb_nn_net_nparams(const xb_nn_net *net)
 		for (int t = 0; t < net->layers[i]->type->nparams; t++)
 			n += net->layers[i]->tsize[t];
 	return n;
+}
+
+/* Whether layer I's output is tapped. */
+static int tapped(const xb_nn_net *net, int i)
+{
+	for (size_t k = 0; k < net->ntap; k++)
+		if (net->tap_layers[k] == i)
+			return 1;
+	return 0;
+}
+
+/* The input of layer I (I = nlayers: the network output) in the last forward. */
+static float *layer_in(const xb_nn_net *net, int i)
+{
+	return i > 0 && net->tap_y && net->tap_y[i] ? net->tap_y[i] : net->act[i];
+}
+
+xb_status xb_nn_net_set_tap(xb_nn_net *net, const int *layers, size_t nlayers,
+			    xb_nn_tap_fn fn, void *ud)
+{
+	int *copy = NULL;
+	if (fn && nlayers) {
+		for (size_t k = 0; k < nlayers; k++)
+			if (layers[k] < 0 || layers[k] >= net->nlayers)
+				return xb_raise(&net->err, XB_EINVAL, "tap: layer %d is not a layer "
+						"of the network (0 .. %d)", layers[k], net->nlayers - 1);
+		if (!(copy = malloc(nlayers * sizeof *copy)))
+			return xb_raise(&net->err, XB_ENOMEM, "network: out of memory");
+		memcpy(copy, layers, nlayers * sizeof *copy);
+	}
+	nn_net_drop_workspace(net);
+	free(net->tap_layers);
+	net->tap_layers = copy;
+	net->ntap = copy ? nlayers : 0;
+	net->tap_fn = copy ? fn : NULL;
+	net->tap_ud = copy ? ud : NULL;
+	return XB_OK;
 }
 
 void xb_nn_net_set_backend(xb_nn_net *net, const xb_nn_backend *backend)
@@ -728,6 +775,18 @@ xb_status xb_nn_net_reserve(xb_nn_net *net, size_t max_batch)
 			if (!(net->grad[i * XB_NN_MAX_TENSORS + t] = calloc(l->tsize[t], sizeof(float))))
 				goto nomem;
 	}
+	if (net->ntap) {
+		net->tap_y = calloc((size_t)nl + 1, sizeof *net->tap_y);
+		net->tap_d = calloc((size_t)nl + 1, sizeof *net->tap_d);
+		if (!net->tap_y || !net->tap_d)
+			goto nomem;
+		for (int i = 0; i < nl; i++) {
+			size_t m = max_batch * xb_nn_shape_size(net->layers[i]->out) * sizeof(float);
+			if (tapped(net, i) &&
+			    (!(net->tap_y[i + 1] = malloc(m)) || !(net->tap_d[i + 1] = malloc(m))))
+				goto nomem;
+		}
+	}
 	net->scratch = malloc(scratch * sizeof(float));
 	net->dbuf[0] = malloc(max_batch * dmax * sizeof(float));
 	net->dbuf[1] = malloc(max_batch * dmax * sizeof(float));
@@ -742,17 +801,34 @@ nomem:
 			"samples", max_batch);
 }
 
-/* Layers 0 .. STOP-1 forward on N samples X (into net->act). */
-static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int training, int stop)
+/* Layers 0 .. STOP-1 forward on N samples X (into net->act), through the tap if TAP
+ * (then layer_in() gives each layer's input). */
+static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int training, int stop,
+			       int tap)
 {
+	const float *in = net->act[0];
 	memcpy(net->act[0], x, n * xb_nn_shape_size(net->in) * sizeof(float));
 	for (int i = 0; i < stop; i++) {
 		xb_nn_layer *l = net->layers[i];
 		xb_nn_run run = {training, net->quantized, &net->backend, net->scratch,
 				 net->ws_threads, net->cache[i], &net->err};
-		xb_status st = l->type->forward(l, &run, n, net->act[i], net->act[i + 1]);
+		xb_status st = l->type->forward(l, &run, n, in, net->act[i + 1]);
 		if (st != XB_OK)
 			return st;
+		in = net->act[i + 1];
+		if (net->tap_y && net->tap_y[i + 1]) {
+			size_t m = xb_nn_shape_size(l->out);
+			memcpy(net->tap_y[i + 1], in, n * m * sizeof(float));
+			if (tap) {
+				if ((st = net->tap_fn(net->tap_ud, i, n, m, net->tap_y[i + 1],
+						      net->tap_d[i + 1], &net->err)) != XB_OK)
+					return st;
+			} else {
+				for (size_t k = 0; k < n * m; k++)
+					net->tap_d[i + 1][k] = 1.0f;
+			}
+			in = net->tap_y[i + 1];
+		}
 	}
 	return XB_OK;
 }
@@ -778,10 +854,10 @@ xb_status xb_nn_net_forward(xb_nn_net *net, size_t n, const float *x, float *y, 
 	int blas = blas_enter();
 	for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += b) {
 		size_t cnt = n - s0 < b ? n - s0 : b;
-		st = forward_slice(net, cnt, x + s0 * isz, training, net->nlayers);
+		st = forward_slice(net, cnt, x + s0 * isz, training, net->nlayers, 1);
 		if (st != XB_OK)
 			break;
-		memcpy(y + s0 * osz, net->act[net->nlayers], cnt * osz * sizeof(float));
+		memcpy(y + s0 * osz, layer_in(net, net->nlayers), cnt * osz * sizeof(float));
 		if (cnt == n) {
 			net->fwd_n = n;
 			net->fwd_training = training;
@@ -804,7 +880,16 @@ xb_status xb_nn_net_backward(xb_nn_net *net, size_t n, const float *dy, float *d
 		float *out = i > 0 ? net->dbuf[i % 2] : dx;
 		xb_nn_run run = {net->fwd_training, net->quantized, &net->backend, net->scratch,
 				 net->ws_threads, net->cache[i], &net->err};
-		st = l->type->backward(l, &run, n, net->act[i], net->act[i + 1], cur, out,
+		if (net->tap_d && net->tap_d[i + 1]) {
+			/* through the tap: dL/dy = dL/dy' dy'/dy (into the other buffer) */
+			float *g = net->dbuf[(i + 1) % 2];
+			const float *d = net->tap_d[i + 1];
+			size_t m = n * xb_nn_shape_size(l->out);
+			for (size_t k = 0; k < m; k++)
+				g[k] = cur[k] * d[k];
+			cur = g;
+		}
+		st = l->type->backward(l, &run, n, layer_in(net, i), net->act[i + 1], cur, out,
 				       net->grad + i * XB_NN_MAX_TENSORS);
 		cur = out;
 	}
@@ -851,6 +936,7 @@ xb_status xb_nn_net_fold(xb_nn_net *net)
 	}
 	if (j != net->nlayers) {
 		nn_net_drop_workspace(net);
+		xb_nn_net_set_tap(net, NULL, 0, NULL, NULL);
 		net->nlayers = j;
 		net->quantized = 0;
 		net->calibrated = 0;
@@ -1066,7 +1152,7 @@ xb_status xb_nn_net_quantize(xb_nn_net *net, size_t n, const float *x,
 	for (size_t s0 = 0; s0 < n; s0 += b) {
 		size_t cnt = n - s0 < b ? n - s0 : b;
 		int blas = blas_enter();
-		st = forward_slice(net, cnt, x + s0 * isz, 0, net->nlayers);
+		st = forward_slice(net, cnt, x + s0 * isz, 0, net->nlayers, 0);
 		blas_leave(blas);
 		if (st != XB_OK)
 			goto done;
@@ -1190,7 +1276,7 @@ xb_status xb_nn_net_calibrate_offsets(xb_nn_net *net, size_t n, const float *x)
 		for (size_t s0 = 0; s0 < n && st == XB_OK; s0 += net->ws_batch) {
 			size_t cnt = n - s0 < net->ws_batch ? n - s0 : net->ws_batch;
 			int blas = blas_enter();
-			st = forward_slice(net, cnt, x + s0 * isz, 0, i + 1);
+			st = forward_slice(net, cnt, x + s0 * isz, 0, i + 1, 0);
 			blas_leave(blas);
 		}
 		if (st == XB_OK)

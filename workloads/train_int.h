@@ -16,12 +16,18 @@ typedef struct xb_train_noise {
 	const int *layers;    /* chosen layer indices (NULL/0: every analog layer) */
 	size_t nlayers;
 	const double *factors; /* NULL, or nlayers factors of add and mul, one per layer */
+	int at_output;        /* 1: at the chosen layers' outputs by the tap (train.noise_at) */
 	int enabled;          /* 0 turns the noise off (clean evaluation) */
 	uint32_t calls;       /* calls so far: the stream's counter */
 } xb_train_noise;
 
 /* A backend over NZ (which must outlive it): float MVMs plus noise. */
 XB_HIDDEN xb_nn_backend xb_train_noise_backend(xb_train_noise *nz);
+
+/* The tap (xb_nn_tap_fn) of train.noise_at = output: the noise of xb_train_noise_tap's
+ * UD, an xb_train_noise, at the outputs of its layers. */
+XB_HIDDEN xb_status xb_train_noise_tap(void *ud, int layer, size_t n, size_t size, float *y,
+				       float *d, xb_err *err);
 
 /* The device backend of the configuration's tiles with integrator.model set for MODE
  * (ideal, unordered, ordered): *BE to hand to the network, *STATE to free with

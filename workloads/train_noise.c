@@ -24,17 +24,12 @@ static double layer_factor(const xb_train_noise *nz, int index)
 	return 0.0;
 }
 
-static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, const float *x,
-				 float *y, xb_err *err)
+/* Noise of layer INDEX on the TOTAL values Y of one call: y' = y (1 + f mul n1) +
+ * f add A n2 (xb_train.h), in place. */
+static void add_noise(xb_train_noise *nz, int index, size_t total, float *y)
 {
-	xb_train_noise *nz = state;
-	const xb_nn_backend_type *fl = &xb_nn_backend_float_type;
-	xb_status st = fl->mvm_float(NULL, op, n, x, y, err);
-	size_t total = n * op->rows;
-	double ref = 0.0, f = layer_factor(nz, op->layer->index);
+	double ref = 0.0, f = layer_factor(nz, index);
 
-	if (st != XB_OK || !nz->enabled || f == 0.0)
-		return st;
 	if (nz->add_std) {
 		/* population std of every output of the call (samples x positions x rows),
 		 * the unit of `xbarsim walk`'s normalised levels; two passes */
@@ -55,7 +50,7 @@ static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, con
 	/* one philox block gives two Box-Muller pairs: the normals of two elements */
 	for (size_t i = 0; i < total; i += 2) {
 		uint32_t r[4];
-		nn_philox(nz->seed, (uint32_t)i, call, (uint32_t)op->layer->index, TRAIN_RNG_NOISE, r);
+		nn_philox(nz->seed, (uint32_t)i, call, (uint32_t)index, TRAIN_RNG_NOISE, r);
 		for (size_t j = 0; j < 2 && i + j < total; j++) {
 			double rad = sqrt(-2.0 * log(nn_u01(r[2 * j])));
 			double ang = 2.0 * M_PI * nn_u01(r[2 * j + 1]);
@@ -63,6 +58,18 @@ static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, con
 			y[i + j] = (float)(y[i + j] * (1.0 + mul * n1) + add * n2);
 		}
 	}
+}
+
+static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, const float *x,
+				 float *y, xb_err *err)
+{
+	xb_train_noise *nz = state;
+	const xb_nn_backend_type *fl = &xb_nn_backend_float_type;
+	xb_status st = fl->mvm_float(NULL, op, n, x, y, err);
+
+	if (st != XB_OK || !nz->enabled || nz->at_output || layer_factor(nz, op->layer->index) == 0.0)
+		return st;
+	add_noise(nz, op->layer->index, n * op->rows, y);
 	return XB_OK;
 }
 
@@ -76,4 +83,17 @@ xb_nn_backend xb_train_noise_backend(xb_train_noise *nz)
 	b.type = &noisy_type;
 	b.state = nz;
 	return b;
+}
+
+xb_status xb_train_noise_tap(void *ud, int layer, size_t n, size_t size, float *y, float *d,
+			     xb_err *err)
+{
+	xb_train_noise *nz = ud;
+	(void)err;
+	/* straight through: the backward pass takes the noise as a constant */
+	for (size_t i = 0; i < n * size; i++)
+		d[i] = 1.0f;
+	if (nz->enabled && layer_factor(nz, layer) != 0.0)
+		add_noise(nz, layer, n * size, y);
+	return XB_OK;
 }

@@ -88,8 +88,12 @@ static const xb_key train_keys[] = {
 	  "noisy: unit of noise_add, the call's largest |output| or the std of its outputs" },
 	{ "train.noise_mul", XB_KEY_DOUBLE, "", 0, 10, NULL, "0",
 	  "noisy: multiplicative noise std, fraction of each MVM output" },
+	{ "train.noise_at", XB_KEY_ENUM, "", 0, 0, "mvm|output", "mvm",
+	  "noisy: noise on the analog layers' MVM outputs, or on the outputs of the layers "
+	  "of noise_layers (any type: the sites of xbarsim walk)" },
 	{ "train.noise_layers", XB_KEY_LIST, "", 0, 10000, NULL, "",
-	  "noisy: indices of the analog layers that get noise (empty = all)" },
+	  "noisy: indices of the layers that get noise, batch norms counted (empty = every "
+	  "analog layer); analog layers only with noise_at = mvm" },
 	{ "train.noise_factors", XB_KEY_LIST, "", 0, 1000, NULL, "",
 	  "noisy: one factor of noise_add and noise_mul per entry of noise_layers (empty = 1)" },
 	{ "train.record_time", XB_KEY_BOOL, "", 0, 0, NULL, "true",
@@ -471,19 +475,28 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 	if (mode == XB_TRAIN_NOISY) {
 		const double *lv;
 		size_t nl = xb_config_list(cfg, "train.noise_layers", &lv);
-		if (nl && !(noise_layers = malloc(nl * sizeof *noise_layers))) {
+		int at_output = xb_config_enum(cfg, "train.noise_at") == 1;
+		int nlay = xb_nn_net_nlayers(net);
+		if (!(noise_layers = malloc((nl + (size_t)nlay + 1) * sizeof *noise_layers))) {
 			st = xb_raise(err, XB_ENOMEM, "training: out of memory");
 			goto fail;
 		}
 		for (size_t i = 0; i < nl; i++) {
 			const xb_nn_layer *l = xb_nn_net_layer(net, (int)lv[i]);
-			if (!l || l->type->exec != XB_NN_ANALOG || lv[i] != floor(lv[i])) {
+			if (!l || lv[i] != floor(lv[i]) ||
+			    (!at_output && l->type->exec != XB_NN_ANALOG)) {
 				st = xb_raise(err, XB_ECONFIG, "train.noise_layers: %g is not the index "
-					      "of an analog layer of the network", lv[i]);
+					      "of %s layer of the network (0 .. %d)", lv[i],
+					      at_output ? "a" : "an analog", nlay - 1);
 				goto fail;
 			}
 			noise_layers[i] = (int)lv[i];
 		}
+		/* the tap needs the list: empty = every analog layer */
+		size_t ntap = nl;
+		for (int i = 0; at_output && nl == 0 && i < nlay; i++)
+			if (xb_nn_net_layer(net, i)->type->exec == XB_NN_ANALOG)
+				noise_layers[ntap++] = i;
 		nz.seed = tp.seed;
 		nz.add = xb_config_double(cfg, "train.noise_add");
 		nz.add_std = xb_config_enum(cfg, "train.noise_scale") == 1;
@@ -498,9 +511,15 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 			goto fail;
 		}
 		nz.factors = nf ? fv : NULL;
+		nz.at_output = at_output;
 		nz.enabled = 1;
 		xb_nn_backend nb = xb_train_noise_backend(&nz);
 		xb_nn_net_set_backend(net, &nb);
+		if (at_output && xb_nn_net_set_tap(net, noise_layers, ntap, xb_train_noise_tap,
+						   &nz) != XB_OK) {
+			st = xb_raise(err, XB_ENOMEM, "%s", xb_nn_net_errmsg(net));
+			goto fail;
+		}
 	}
 	if (tp.epochs > 0 &&
 	    (st = train_phase(net, &d, &tp, hk, mode == XB_TRAIN_NOISY ? "noisy" : "float",
@@ -571,6 +590,16 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		xb_nn_net_free(teacher);
 		teacher = NULL;
 	}
+	/* noisy: the test figure with the noise where it was trained, before the fold
+	 * renumbers the layers; then the noise goes */
+	if (mode == XB_TRAIN_NOISY) {
+		if (d.dtest.n && (st = xb_nn_evaluate(net, &d.dtest, NULL, &res->test_acc_mode,
+						      NULL)) != XB_OK)
+			goto eval_fail;
+		nz.enabled = 0;
+		xb_nn_net_set_tap(net, NULL, 0, NULL, NULL);
+		xb_nn_net_set_backend(net, NULL);
+	}
 	if ((st = xb_nn_net_fold(net)) != XB_OK) {   /* deployment form: no batch norm */
 		st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
 		goto fail;
@@ -588,7 +617,7 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 	if (d.dtest.n) {
 		if (hk->on_phase)
 			hk->on_phase(hk->phase_ud, "testing");
-		if (mode != XB_TRAIN_FLOAT &&
+		if (mode != XB_TRAIN_FLOAT && mode != XB_TRAIN_NOISY &&
 		    (st = xb_nn_evaluate(net, &d.dtest, NULL, &res->test_acc_mode, NULL)) != XB_OK)
 			goto eval_fail;
 		int q = xb_nn_net_quantized(net);

@@ -401,6 +401,22 @@ size_t xb_nn_net_nparams(const xb_nn_net *net);
 void xb_nn_net_set_backend(xb_nn_net *net, const xb_nn_backend *backend);
 const xb_nn_backend *xb_nn_net_backend(const xb_nn_net *net);
 
+/* A tap changes the outputs of chosen layers in the forward passes of
+ * xb_nn_net_forward (training and eval; not in quantization or offset calibration),
+ * e.g. the noise of noise-aware training at the sites of `xbarsim walk`.  After layer
+ * LAYER's forward on a slice of N samples, FN gets a copy Y[N][SIZE] of its output,
+ * changes it in place to y' (what the next layer and the network output see) and
+ * writes D[N][SIZE] = dy'/dy, by which the backward pass multiplies the gradient
+ * (the layer's own backward sees its unchanged output).  A non-OK status stops the
+ * pass (FN sets ERR). */
+typedef xb_status (*xb_nn_tap_fn)(void *ud, int layer, size_t n, size_t size, float *y,
+				  float *d, xb_err *err);
+/* Tap the outputs of the NLAYERS layers LAYERS (0-based, copied) with FN, UD; FN NULL or
+ * NLAYERS 0 removes the tap.  XB_EINVAL naming an index out of range, XB_ENOMEM.  A
+ * change of topology (push, fold) removes it. */
+xb_status xb_nn_net_set_tap(xb_nn_net *net, const int *layers, size_t nlayers,
+			    xb_nn_tap_fn fn, void *ud);
+
 /* Size the workspace for batches of up to MAX_BATCH samples (done on demand by the
  * calls below; XB_ENOMEM on failure). */
 xb_status xb_nn_net_reserve(xb_nn_net *net, size_t max_batch);

@@ -25,10 +25,11 @@
  *             in the build, "ideal" uses the float backend's exact quantized MVM.
  * Float epochs (train.epochs) run first unless they are 0 (e.g. with train.init).
  *
- * Noise ("noisy" mode, keys train.noise_add, train.noise_scale, train.noise_mul,
- * train.noise_layers, train.noise_factors).  After the MVM of each chosen analog layer
- * (train.noise_layers: layer indices of the network as trained, batch norms included;
- * empty = every analog layer) every output y of a backend call becomes
+ * Noise ("noisy" mode, keys train.noise_at, train.noise_add, train.noise_scale,
+ * train.noise_mul, train.noise_layers, train.noise_factors).  With train.noise_at = mvm
+ * (the default), after the MVM of each chosen analog layer (train.noise_layers: layer
+ * indices of the network as trained, batch norms included; empty = every analog layer)
+ * every output y of a backend call becomes
  *   y' = y (1 + f noise_mul n1) + f noise_add A n2,
  *   f = the layer's entry of train.noise_factors (one per entry of train.noise_layers,
  *       which must then be given; empty = 1 for every layer),
@@ -39,10 +40,19 @@
  *       levels; a call of equal outputs gets no additive noise),
  * n1, n2 independent N(0, 1): multiplicative noise relative to each output.  y is the
  * MVM's output before bias and epilogue.  A call is one chunk of samples of a layer.
+ * With train.noise_at = output, y is instead the whole output of each layer of
+ * train.noise_layers, of any type (after bias and batch norm: the sites of `xbarsim
+ * walk`, e.g. the batch norm after a conv, which folds into the conv's output), applied
+ * by a tap (xb_nn_net_set_tap) to each forward slice.  Either way the backward pass
+ * takes the noise as a constant (straight through: dL/dy = dL/dy', the gradient of the
+ * noise-free layer at the noisy point), as the analog MVM's backward does; on the
+ * Fashion-MNIST MLPs of doc/walk.md this raised more walking-noise midpoints under
+ * multiplicative noise than the exact factor 1 + f noise_mul n1.
  * The normals come from Random123's philox4x32-10 keyed by train.seed and counted by
  * (layer, call number, element), so a run is deterministic for a seed and any thread
  * count.  Validation during training sees the same noise; test_acc_mode is measured
- * with the noise, test_acc_float without.
+ * with the noise (before the batch norms are folded, at the layers trained with it),
+ * test_acc_float without.
  *
  * Determinism.  Everything random is keyed by seeds of the configuration; with
  * train.record_time = false the epoch times in the training record are written as 0,
