@@ -293,9 +293,9 @@ END_TEST
  * in double, zero outside the image. */
 /* ---- the tap: changed layer outputs, forward and backward -------------------------- */
 
-/* Taps of test_tap: layer 1 (dense) unchanged, records the smallest |y| (the ReLU's
- * distance from its kink); layer 2 (relu) y' = 2 y - 0.5, dy'/dy = 2; layer 3 (the
- * output) y' = y + 0.25, dy'/dy = 1. */
+/* Taps of test_tap: the input (-1) x' = 2 x, dx'/dx = 2; layer 1 (dense) unchanged,
+ * records the smallest |y| (the ReLU's distance from its kink); layer 2 (relu)
+ * y' = 2 y - 0.5, dy'/dy = 2; layer 3 (the output) y' = y + 0.25, dy'/dy = 1. */
 static double tap_min_abs;
 
 static xb_status tap_change(void *ud, int layer, size_t n, size_t size, float *y, float *d,
@@ -306,11 +306,13 @@ static xb_status tap_change(void *ud, int layer, size_t n, size_t size, float *y
 	for (size_t i = 0; i < n * size; i++) {
 		if (layer == 1 && fabs(y[i]) < tap_min_abs)
 			tap_min_abs = fabs(y[i]);
-		if (layer == 2)
+		if (layer == -1)
+			y[i] *= 2.0f;
+		else if (layer == 2)
 			y[i] = 2.0f * y[i] - 0.5f;
 		else if (layer == 3)
 			y[i] += 0.25f;
-		d[i] = layer == 2 ? 2.0f : 1.0f;
+		d[i] = layer == 2 || layer == -1 ? 2.0f : 1.0f;
 	}
 	return XB_OK;
 }
@@ -323,7 +325,7 @@ START_TEST(test_tap)
 {
 	const size_t n = 3, nx = 3 * 4, ny = 3 * 3;
 	const double h = 1e-2;
-	const int layers[3] = { 1, 2, 3 }, last[1] = { 3 }, bad[1] = { 4 };
+	const int layers[4] = { -1, 1, 2, 3 }, last[1] = { 3 }, bad[1] = { 4 };
 	xb_nn_net *net = net_of("input 1x1x4\nflatten\ndense out=5\nrelu\ndense out=3\n");
 	float x[12], y0[9], y[9], r[9], dx[12];
 
@@ -338,7 +340,7 @@ START_TEST(test_tap)
 	fill(r, ny, -1, 1);
 	ck_assert_int_eq(xb_nn_net_forward(net, n, x, y0, 0), XB_OK);
 
-	/* errors: no such layer */
+	/* errors: no such layer (-1 is the input) */
 	ck_assert_int_eq(xb_nn_net_set_tap(net, bad, 1, tap_change, NULL), XB_EINVAL);
 	ck_assert_ptr_nonnull(strstr(xb_nn_net_errmsg(net), "layer 4 is not a layer"));
 
@@ -348,12 +350,12 @@ START_TEST(test_tap)
 	for (size_t i = 0; i < ny; i++)
 		ck_assert(y[i] == y0[i] + 0.25f);
 
-	ck_assert_int_eq(xb_nn_net_set_tap(net, layers, 3, tap_change, NULL), XB_OK);
+	ck_assert_int_eq(xb_nn_net_set_tap(net, layers, 4, tap_change, NULL), XB_OK);
 	tap_min_abs = INFINITY;
 	loss_of(net, n, x, y, r, ny, 1);
 	ck_assert_int_eq(xb_nn_net_backward(net, n, r, dx), XB_OK);
-	/* every perturbation moves a pre-activation by at most H (|x| <= 1, one weight or
-	 * the bias changes) or H x 0.8 (an input): no ReLU gate flips */
+	/* every perturbation moves a pre-activation by at most 2 H (|x'| <= 2, one weight
+	 * or the bias changes) or 2 H x 0.8 (an input, doubled): no ReLU gate flips */
 	ck_assert_msg(tap_min_abs > 2 * h, "pre-activation %g within 2 H of the kink", tap_min_abs);
 	int changed = 0;
 	for (size_t i = 0; i < ny; i++)

@@ -644,9 +644,16 @@ START_TEST(test_config_errors)
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_at", "output", "x.ini:13"), XB_OK);
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "2,4", "x.ini:11"), XB_OK);
 	expect_fail(cfg, XB_TRAIN_NOISY, XB_ECONFIG,
-		    "train.noise_layers: 4 is not the index of a layer of the network (0 .. 3)");
+		    "train.noise_layers: 4 is not the index of a layer of the network (-1 = the "
+		    "input, 0 .. 3)");
 	ck_assert_int_ne(xb_config_set(cfg, "train.noise_at", "input", "x.ini:13"), XB_OK);
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_at", "mvm", "x.ini:13"), XB_OK);
+	/* the input (-1) only at the outputs */
+	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "-1", "x.ini:11"), XB_OK);
+	expect_fail(cfg, XB_TRAIN_NOISY, XB_ECONFIG,
+		    "train.noise_layers: -1 is not the index of an analog layer of the network "
+		    "(0 .. 3)");
+	ck_assert_int_ne(xb_config_set(cfg, "train.noise_layers", "-2", "x.ini:11"), XB_OK);
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "", "x.ini:11"), XB_OK);
 	/* train.noise_factors needs one factor per listed layer: 2 given for 1 */
 	ck_assert_int_eq(xb_config_set(cfg, "train.noise_layers", "1", "x.ini:11"), XB_OK);

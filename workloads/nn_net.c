@@ -474,9 +474,10 @@ xb_status xb_nn_net_set_tap(xb_nn_net *net, const int *layers, size_t nlayers,
 	int *copy = NULL;
 	if (fn && nlayers) {
 		for (size_t k = 0; k < nlayers; k++)
-			if (layers[k] < 0 || layers[k] >= net->nlayers)
+			if (layers[k] < -1 || layers[k] >= net->nlayers)
 				return xb_raise(&net->err, XB_EINVAL, "tap: layer %d is not a layer "
-						"of the network (0 .. %d)", layers[k], net->nlayers - 1);
+						"of the network (0 .. %d, or -1 for the input)",
+						layers[k], net->nlayers - 1);
 		if (!(copy = malloc(nlayers * sizeof *copy)))
 			return xb_raise(&net->err, XB_ENOMEM, "network: out of memory");
 		memcpy(copy, layers, nlayers * sizeof *copy);
@@ -780,6 +781,10 @@ xb_status xb_nn_net_reserve(xb_nn_net *net, size_t max_batch)
 		net->tap_d = calloc((size_t)nl + 1, sizeof *net->tap_d);
 		if (!net->tap_y || !net->tap_d)
 			goto nomem;
+		/* the input is changed in place (nothing before it needs it clean) */
+		if (tapped(net, -1) &&
+		    !(net->tap_d[0] = malloc(max_batch * xb_nn_shape_size(net->in) * sizeof(float))))
+			goto nomem;
 		for (int i = 0; i < nl; i++) {
 			size_t m = max_batch * xb_nn_shape_size(net->layers[i]->out) * sizeof(float);
 			if (tapped(net, i) &&
@@ -807,7 +812,14 @@ static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int tra
 			       int tap)
 {
 	const float *in = net->act[0];
-	memcpy(net->act[0], x, n * xb_nn_shape_size(net->in) * sizeof(float));
+	size_t isz = xb_nn_shape_size(net->in);
+	memcpy(net->act[0], x, n * isz * sizeof(float));
+	if (tap && net->tap_d && net->tap_d[0]) {
+		xb_status st = net->tap_fn(net->tap_ud, -1, n, isz, net->act[0], net->tap_d[0],
+					   &net->err);
+		if (st != XB_OK)
+			return st;
+	}
 	for (int i = 0; i < stop; i++) {
 		xb_nn_layer *l = net->layers[i];
 		xb_nn_run run = {training, net->quantized, &net->backend, net->scratch,
@@ -892,6 +904,11 @@ xb_status xb_nn_net_backward(xb_nn_net *net, size_t n, const float *dy, float *d
 		st = l->type->backward(l, &run, n, layer_in(net, i), net->act[i + 1], cur, out,
 				       net->grad + i * XB_NN_MAX_TENSORS);
 		cur = out;
+	}
+	if (st == XB_OK && dx && net->tap_d && net->tap_d[0]) {   /* the input's tap */
+		size_t m = n * xb_nn_shape_size(net->in);
+		for (size_t k = 0; k < m; k++)
+			dx[k] *= net->tap_d[0][k];
 	}
 	blas_leave(blas);
 	return st;

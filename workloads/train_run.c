@@ -91,9 +91,9 @@ static const xb_key train_keys[] = {
 	{ "train.noise_at", XB_KEY_ENUM, "", 0, 0, "mvm|output", "mvm",
 	  "noisy: noise on the analog layers' MVM outputs, or on the outputs of the layers "
 	  "of noise_layers (any type: the sites of xbarsim walk)" },
-	{ "train.noise_layers", XB_KEY_LIST, "", 0, 10000, NULL, "",
+	{ "train.noise_layers", XB_KEY_LIST, "", -1, 10000, NULL, "",
 	  "noisy: indices of the layers that get noise, batch norms counted (empty = every "
-	  "analog layer); analog layers only with noise_at = mvm" },
+	  "analog layer); analog layers only with noise_at = mvm; -1 = the input (output)" },
 	{ "train.noise_factors", XB_KEY_LIST, "", 0, 1000, NULL, "",
 	  "noisy: one factor of noise_add and noise_mul per entry of noise_layers (empty = 1)" },
 	{ "train.record_time", XB_KEY_BOOL, "", 0, 0, NULL, "true",
@@ -483,11 +483,12 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 		}
 		for (size_t i = 0; i < nl; i++) {
 			const xb_nn_layer *l = xb_nn_net_layer(net, (int)lv[i]);
-			if (!l || lv[i] != floor(lv[i]) ||
-			    (!at_output && l->type->exec != XB_NN_ANALOG)) {
+			if (lv[i] != floor(lv[i]) || (at_output && !l && lv[i] != -1) ||
+			    (!at_output && (!l || l->type->exec != XB_NN_ANALOG))) {
 				st = xb_raise(err, XB_ECONFIG, "train.noise_layers: %g is not the index "
-					      "of %s layer of the network (0 .. %d)", lv[i],
-					      at_output ? "a" : "an analog", nlay - 1);
+					      "of %s layer of the network (%s%d)", lv[i],
+					      at_output ? "a" : "an analog",
+					      at_output ? "-1 = the input, 0 .. " : "0 .. ", nlay - 1);
 				goto fail;
 			}
 			noise_layers[i] = (int)lv[i];

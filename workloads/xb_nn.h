@@ -411,9 +411,10 @@ const xb_nn_backend *xb_nn_net_backend(const xb_nn_net *net);
  * pass (FN sets ERR). */
 typedef xb_status (*xb_nn_tap_fn)(void *ud, int layer, size_t n, size_t size, float *y,
 				  float *d, xb_err *err);
-/* Tap the outputs of the NLAYERS layers LAYERS (0-based, copied) with FN, UD; FN NULL or
- * NLAYERS 0 removes the tap.  XB_EINVAL naming an index out of range, XB_ENOMEM.  A
- * change of topology (push, fold) removes it. */
+/* Tap the outputs of the NLAYERS layers LAYERS (0-based, copied; -1 is the network input,
+ * changed in place, D multiplying dL/dx) with FN, UD; FN NULL or NLAYERS 0 removes the
+ * tap.  XB_EINVAL naming an index out of range, XB_ENOMEM.  A change of topology (push,
+ * fold) removes it. */
 xb_status xb_nn_net_set_tap(xb_nn_net *net, const int *layers, size_t nlayers,
 			    xb_nn_tap_fn fn, void *ud);
 
