@@ -197,6 +197,18 @@ START_TEST(test_ideal_and_noisy)
 	ck_assert_msg(r.test_acc_float >= 0.9, "output-noise clean accuracy %g", r.test_acc_float);
 	ck_assert_msg(r.test_acc_mode < r.test_acc_float, "noisy %g, clean %g", r.test_acc_mode,
 		      r.test_acc_float);
+	/* deterministic: the same weights bit for bit from a second run */
+	xb_nn_net *again = NULL;
+	xb_train_result r2;
+	ck_assert_msg(xb_train_run(cfg, -1, NULL, &again, &r2, &err) == XB_OK, "%s", err.msg);
+	size_t na, nb;
+	float *wa = all_weights(net, &na), *wb = all_weights(again, &nb);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_int_eq(memcmp(wa, wb, na * sizeof *wa), 0);
+	ck_assert(r.test_acc_mode == r2.test_acc_mode);
+	free(wa);
+	free(wb);
+	xb_nn_net_free(again);
 	xb_nn_net_free(net);
 	xb_config_free(cfg);
 }
