@@ -87,7 +87,7 @@ static const xb_key train_keys[] = {
 	{ "train.noise_scale", XB_KEY_ENUM, "", 0, 0, "max|std", "max",
 	  "noisy: unit of noise_add, the call's largest |output| or the std of its outputs" },
 	{ "train.noise_mul", XB_KEY_DOUBLE, "", 0, 10, NULL, "0",
-	  "noisy: multiplicative noise std, fraction of each MVM output" },
+	  "noisy: multiplicative noise std, fraction of each noised output" },
 	{ "train.noise_at", XB_KEY_ENUM, "", 0, 0, "mvm|output", "mvm",
 	  "noisy: noise on the analog layers' MVM outputs, or on the outputs of the layers "
 	  "of noise_layers (any type: the sites of xbarsim walk)" },
