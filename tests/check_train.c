@@ -10,7 +10,9 @@
 #include "xb_train.h"
 #include "train_int.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +315,80 @@ START_TEST(test_noise_scale)
 	for (int i = 0; i < 8; i++)
 		ck_assert(yt[i] == clean[i] && d[i] == 1.0f);
 	xb_nn_net_free(net);
+}
+END_TEST
+
+/* Gradients (every parameter, then dL/dx) and logits of the kws-cnn network on 16
+ * fixed samples, one training step with the noise tap of train.noise_at = output on
+ * the input (-1), the first conv (0) and its requant (1), at THREADS OpenMP/OpenBLAS
+ * threads; ENABLED 0 switches the noise off. */
+static float *tap_grads(int threads, int enabled, size_t *total)
+{
+	xb_err err;
+	xb_nn_net *net = xb_nn_net_from_spec(xb_nn_arch("kws-cnn"), 1, &err);
+	ck_assert_msg(net != NULL, "%s", err.msg);
+	const size_t n = 16, isz = 490, np = xb_nn_net_nparams(net);
+	const int at[3] = { -1, 0, 1 };
+	float *x = malloc(n * isz * sizeof *x), dlog[16 * 12];
+	float *g = malloc((np + n * isz + n * 12) * sizeof *g);
+	int32_t lab[16];
+	uint32_t v = 12345;
+	xb_train_noise nz;
+
+	for (size_t i = 0; i < n * isz; i++) {
+		v = v * 1664525u + 1013904223u;
+		x[i] = (float)((v >> 8) * (4.0 / 16777216.0) - 2.0);
+	}
+	for (size_t i = 0; i < n; i++)
+		lab[i] = (int32_t)(i % 12);
+	memset(&nz, 0, sizeof nz);
+	nz.seed = 5;
+	nz.add = 0.1;
+	nz.add_std = 1;
+	nz.mul = 0.1;
+	nz.layers = at;
+	nz.nlayers = 3;
+	nz.at_output = 1;
+	nz.enabled = enabled;
+	ck_assert_int_eq(xb_nn_net_set_tap(net, at, 3, xb_train_noise_tap, &nz), XB_OK);
+	omp_set_num_threads(threads);
+	openblas_set_num_threads(threads);
+	float *logits = g + np + n * isz;
+	ck_assert_int_eq(xb_nn_net_forward(net, n, x, logits, 1), XB_OK);
+	xb_nn_softmax_xent(logits, lab, n, 12, dlog, NULL);
+	ck_assert_int_eq(xb_nn_net_backward(net, n, dlog, g + np), XB_OK);
+	omp_set_num_threads(2);
+	openblas_set_num_threads(2);
+	size_t off = 0;
+	for (int i = 0; i < xb_nn_net_nlayers(net); i++) {
+		const xb_nn_layer *l = xb_nn_net_layer(net, i);
+		for (int t = 0; t < l->type->nparams; t++) {
+			memcpy(g + off, xb_nn_net_grad(net, i, t), l->tsize[t] * sizeof(float));
+			off += l->tsize[t];
+		}
+	}
+	*total = np + n * isz + n * 12;
+	free(x);
+	xb_nn_net_free(net);
+	return g;
+}
+
+/* The noise at the outputs does not depend on the thread count: bit for bit with 1 and
+ * 2 threads (check_nn's test_threads_bitwise: the second conv's sgemm is split over
+ * threads), and it is there (the logits differ from the noise-free ones). */
+START_TEST(test_noise_tap_threads)
+{
+	size_t n1, n2, n0;
+	float *g1 = tap_grads(1, 1, &n1), *g2 = tap_grads(2, 1, &n2), *g0 = tap_grads(2, 0, &n0);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(g1, g2, n1 * sizeof(float)) == 0);
+	int differ = 0;
+	for (size_t i = n1 - 16 * 12; i < n1; i++)
+		differ += g1[i] != g0[i];
+	ck_assert_int_gt(differ, 16 * 12 / 2);
+	free(g0);
+	free(g1);
+	free(g2);
 }
 END_TEST
 
@@ -701,6 +777,7 @@ static Suite *train_suite(void)
 	tcase_add_test(core, test_ideal_and_noisy);
 	tcase_add_test(core, test_batchnorm_folded);
 	tcase_add_test(core, test_noise_scale);
+	tcase_add_test(core, test_noise_tap_threads);
 	tcase_add_test(core, test_distill_loss);
 	tcase_add_test(core, test_distill_train);
 	tcase_add_test(core, test_recalibrate);
