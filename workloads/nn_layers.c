@@ -713,8 +713,7 @@ static xb_status requant_setup(xb_nn_layer *l, xb_err *err)
 	return XB_OK;
 }
 
-/* Accumulator value a (LSB) and code of input X in quantized mode. */
-/* The accumulator code of X at the requant's input scale IN_SCALE. */
+/* The accumulator value (LSB) of input X at the requant's input scale IN_SCALE. */
 static inline double requant_acc(double in_scale, float x)
 {
 	return rint((double)x / in_scale);

@@ -807,7 +807,8 @@ nomem:
 }
 
 /* Layers 0 .. STOP-1 forward on N samples X (into net->act), through the tap if TAP
- * (then layer_in() gives each layer's input). */
+ * (then layer_in() gives each layer's input; without, net->act[i] is layer i's input,
+ * as the quantization and offset calibration passes read it). */
 static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int training, int stop,
 			       int tap)
 {
@@ -828,17 +829,12 @@ static xb_status forward_slice(xb_nn_net *net, size_t n, const float *x, int tra
 		if (st != XB_OK)
 			return st;
 		in = net->act[i + 1];
-		if (net->tap_y && net->tap_y[i + 1]) {
+		if (tap && net->tap_y && net->tap_y[i + 1]) {
 			size_t m = xb_nn_shape_size(l->out);
 			memcpy(net->tap_y[i + 1], in, n * m * sizeof(float));
-			if (tap) {
-				if ((st = net->tap_fn(net->tap_ud, i, n, m, net->tap_y[i + 1],
-						      net->tap_d[i + 1], &net->err)) != XB_OK)
-					return st;
-			} else {
-				for (size_t k = 0; k < n * m; k++)
-					net->tap_d[i + 1][k] = 1.0f;
-			}
+			if ((st = net->tap_fn(net->tap_ud, i, n, m, net->tap_y[i + 1],
+					      net->tap_d[i + 1], &net->err)) != XB_OK)
+				return st;
 			in = net->tap_y[i + 1];
 		}
 	}

@@ -24,11 +24,11 @@ static double layer_factor(const xb_train_noise *nz, int index)
 	return 0.0;
 }
 
-/* Noise of layer INDEX on the TOTAL values Y of one call: y' = y (1 + f mul n1) +
- * f add A n2 (xb_train.h), in place. */
-static void add_noise(xb_train_noise *nz, int index, size_t total, float *y)
+/* Noise of layer INDEX, at its factor F, on the TOTAL values Y of one call:
+ * y' = y (1 + f mul n1) + f add A n2 (xb_train.h), in place. */
+static void add_noise(xb_train_noise *nz, int index, double f, size_t total, float *y)
 {
-	double ref = 0.0, f = layer_factor(nz, index);
+	double ref = 0.0;
 
 	if (nz->add_std) {
 		/* population std of every output of the call (samples x positions x rows),
@@ -66,10 +66,11 @@ static xb_status noisy_mvm_float(void *state, const xb_nn_mvm *op, size_t n, con
 	xb_train_noise *nz = state;
 	const xb_nn_backend_type *fl = &xb_nn_backend_float_type;
 	xb_status st = fl->mvm_float(NULL, op, n, x, y, err);
+	double f = layer_factor(nz, op->layer->index);
 
-	if (st != XB_OK || !nz->enabled || nz->at_output || layer_factor(nz, op->layer->index) == 0.0)
+	if (st != XB_OK || !nz->enabled || nz->at_output || f == 0.0)
 		return st;
-	add_noise(nz, op->layer->index, n * op->rows, y);
+	add_noise(nz, op->layer->index, f, n * op->rows, y);
 	return XB_OK;
 }
 
@@ -89,11 +90,12 @@ xb_status xb_train_noise_tap(void *ud, int layer, size_t n, size_t size, float *
 			     xb_err *err)
 {
 	xb_train_noise *nz = ud;
+	double f = layer_factor(nz, layer);
 	(void)err;
 	/* straight through: the backward pass takes the noise as a constant */
 	for (size_t i = 0; i < n * size; i++)
 		d[i] = 1.0f;
-	if (nz->enabled && layer_factor(nz, layer) != 0.0)
-		add_noise(nz, layer, n * size, y);
+	if (nz->enabled && f != 0.0)
+		add_noise(nz, layer, f, n * size, y);
 	return XB_OK;
 }

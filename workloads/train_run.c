@@ -568,15 +568,13 @@ xb_status xb_train_run(const xb_config *cfg, int mode, const xb_train_hooks *hoo
 			st = xb_raise(err, st, "quantization: %s", xb_nn_net_errmsg(net));
 			goto fail;
 		}
-		if ((!xb_config_key("workload.offset_cal") ||
-		     xb_config_bool(cfg, "workload.offset_cal")) &&
-		    (st = xb_nn_net_calibrate_offsets(net, nc, d.dtrain.x)) != XB_OK) {
+		int offset_cal = !xb_config_key("workload.offset_cal") ||
+				 xb_config_bool(cfg, "workload.offset_cal");
+		if (offset_cal && (st = xb_nn_net_calibrate_offsets(net, nc, d.dtrain.x)) != XB_OK) {
 			st = xb_raise(err, st, "%s", xb_nn_net_errmsg(net));
 			goto fail;
 		}
-		if ((!xb_config_key("workload.offset_cal") ||
-		     xb_config_bool(cfg, "workload.offset_cal")) &&
-		    xb_config_bool(cfg, "train.ft_recalibrate")) {
+		if (offset_cal && xb_config_bool(cfg, "train.ft_recalibrate")) {
 			tp.recal_n = nc;
 			tp.recal_x = d.dtrain.x;
 		}
