@@ -4,6 +4,7 @@
  */
 #include "xb_nn.h"
 #include "xb_traces.h"
+#include "xb_test_nn.h"
 
 #include <cblas.h>
 #include <check.h>
@@ -1254,27 +1255,14 @@ END_TEST
 static float *kws_grads(int threads, size_t *total)
 {
 	xb_nn_net *net = net_of(xb_nn_arch("kws-cnn"));
-	size_t n = 16, isz = 490, np = xb_nn_net_nparams(net), off = 0;
-	float *x = malloc(n * isz * sizeof *x), logits[16 * 12], dlog[16 * 12];
-	float *g = malloc((np + n * isz) * sizeof *g);
+	size_t n = 16, isz = 490;
+	float *x = malloc(n * isz * sizeof *x), logits[16 * 12];
 	int32_t lab[16];
 	rng_seed(1111);
 	fill(x, n * isz, -2, 2);
 	for (size_t i = 0; i < n; i++)
 		lab[i] = (int32_t)(i % 12);
-	set_threads(threads);
-	ck_assert_int_eq(xb_nn_net_forward(net, n, x, logits, 1), XB_OK);
-	xb_nn_softmax_xent(logits, lab, n, 12, dlog, NULL);
-	ck_assert_int_eq(xb_nn_net_backward(net, n, dlog, g + np), XB_OK);
-	set_threads(2);
-	for (int i = 0; i < xb_nn_net_nlayers(net); i++) {
-		const xb_nn_layer *l = xb_nn_net_layer(net, i);
-		for (int t = 0; t < l->type->nparams; t++) {
-			memcpy(g + off, xb_nn_net_grad(net, i, t), l->tsize[t] * sizeof(float));
-			off += l->tsize[t];
-		}
-	}
-	*total = np + n * isz;
+	float *g = xb_test_step_grads(net, n, x, lab, 12, threads, logits, total);
 	free(x);
 	xb_nn_net_free(net);
 	return g;

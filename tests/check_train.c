@@ -9,10 +9,9 @@
 #include "xb_sim.h"
 #include "xb_train.h"
 #include "train_int.h"
+#include "xb_test_nn.h"
 
-#include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +94,17 @@ static float *all_weights(const xb_nn_net *net, size_t *n)
 	return w;
 }
 
+/* A and B hold the same tensors, bit for bit. */
+static void assert_same_weights(const xb_nn_net *a, const xb_nn_net *b)
+{
+	size_t na, nb;
+	float *wa = all_weights(a, &na), *wb = all_weights(b, &nb);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_int_eq(memcmp(wa, wb, na * sizeof *wa), 0);
+	free(wa);
+	free(wb);
+}
+
 static int epochs_seen;
 
 static int count_epoch(void *ud, const char *phase, const xb_nn_epoch *e)
@@ -130,13 +140,8 @@ START_TEST(test_float_tiny)
 	ck_assert(ra.best_epoch >= 1 && ra.best_epoch <= 8);
 	/* deterministic: a second run gives the same weights bit for bit */
 	ck_assert_int_eq(xb_train_run(cfg, XB_TRAIN_FLOAT, NULL, &b, &rb, &err), XB_OK);
-	size_t na, nb;
-	float *wa = all_weights(a, &na), *wb = all_weights(b, &nb);
-	ck_assert_uint_eq(na, nb);
-	ck_assert_int_eq(memcmp(wa, wb, na * sizeof *wa), 0);
+	assert_same_weights(a, b);
 	ck_assert(ra.test_acc_float == rb.test_acc_float);
-	free(wa);
-	free(wb);
 	xb_nn_net_free(a);
 	xb_nn_net_free(b);
 	xb_config_free(cfg);
@@ -203,13 +208,8 @@ START_TEST(test_ideal_and_noisy)
 	xb_nn_net *again = NULL;
 	xb_train_result r2;
 	ck_assert_msg(xb_train_run(cfg, -1, NULL, &again, &r2, &err) == XB_OK, "%s", err.msg);
-	size_t na, nb;
-	float *wa = all_weights(net, &na), *wb = all_weights(again, &nb);
-	ck_assert_uint_eq(na, nb);
-	ck_assert_int_eq(memcmp(wa, wb, na * sizeof *wa), 0);
+	assert_same_weights(net, again);
 	ck_assert(r.test_acc_mode == r2.test_acc_mode);
-	free(wa);
-	free(wb);
 	xb_nn_net_free(again);
 	xb_nn_net_free(net);
 	xb_config_free(cfg);
@@ -327,10 +327,9 @@ static float *tap_grads(int threads, int enabled, size_t *total)
 	xb_err err;
 	xb_nn_net *net = xb_nn_net_from_spec(xb_nn_arch("kws-cnn"), 1, &err);
 	ck_assert_msg(net != NULL, "%s", err.msg);
-	const size_t n = 16, isz = 490, np = xb_nn_net_nparams(net);
+	const size_t n = 16, isz = 490;
 	const int at[3] = { -1, 0, 1 };
-	float *x = malloc(n * isz * sizeof *x), dlog[16 * 12];
-	float *g = malloc((np + n * isz + n * 12) * sizeof *g);
+	float *x = malloc(n * isz * sizeof *x), logits[16 * 12];
 	int32_t lab[16];
 	uint32_t v = 12345;
 	xb_train_noise nz;
@@ -351,23 +350,11 @@ static float *tap_grads(int threads, int enabled, size_t *total)
 	nz.at_output = 1;
 	nz.enabled = enabled;
 	ck_assert_int_eq(xb_nn_net_set_tap(net, at, 3, xb_train_noise_tap, &nz), XB_OK);
-	omp_set_num_threads(threads);
-	openblas_set_num_threads(threads);
-	float *logits = g + np + n * isz;
-	ck_assert_int_eq(xb_nn_net_forward(net, n, x, logits, 1), XB_OK);
-	xb_nn_softmax_xent(logits, lab, n, 12, dlog, NULL);
-	ck_assert_int_eq(xb_nn_net_backward(net, n, dlog, g + np), XB_OK);
-	omp_set_num_threads(2);
-	openblas_set_num_threads(2);
-	size_t off = 0;
-	for (int i = 0; i < xb_nn_net_nlayers(net); i++) {
-		const xb_nn_layer *l = xb_nn_net_layer(net, i);
-		for (int t = 0; t < l->type->nparams; t++) {
-			memcpy(g + off, xb_nn_net_grad(net, i, t), l->tsize[t] * sizeof(float));
-			off += l->tsize[t];
-		}
-	}
-	*total = np + n * isz + n * 12;
+	float *g = xb_test_step_grads(net, n, x, lab, 12, threads, logits, total);
+	/* the logits after the gradients */
+	ck_assert_ptr_nonnull(g = realloc(g, (*total + n * 12) * sizeof *g));
+	memcpy(g + *total, logits, sizeof logits);
+	*total += n * 12;
 	free(x);
 	xb_nn_net_free(net);
 	return g;
@@ -533,14 +520,14 @@ START_TEST(test_distill_train)
 		      err.msg);
 	ck_assert_msg(xb_train_run(cfg, XB_TRAIN_IDEAL, NULL, &c, &rc, &err) == XB_OK, "%s",
 		      err.msg);
-	size_t na, nb, nc;
-	float *wa = all_weights(a, &na), *wb = all_weights(b, &nb), *wc = all_weights(c, &nc);
+	size_t na, nb;
+	float *wa = all_weights(a, &na), *wb = all_weights(b, &nb);
 	ck_assert_uint_eq(na, nb);
 	/* the same float epochs (test_acc_pre equal), then another loss: other weights */
 	ck_assert(ra.test_acc_pre == rb.test_acc_pre);
 	ck_assert_int_ne(memcmp(wa, wb, na * sizeof *wa), 0);
 	/* deterministic for the seed */
-	ck_assert_int_eq(memcmp(wb, wc, nb * sizeof *wb), 0);
+	assert_same_weights(b, c);
 	/* as test_ideal_and_noisy: a separable problem stays (nearly) all right */
 	ck_assert_msg(rb.test_acc_mode >= 0.9, "distilled quantized accuracy %g", rb.test_acc_mode);
 	/* 8 float + 2 fine-tuning epochs: the teacher adds none */
@@ -549,7 +536,6 @@ START_TEST(test_distill_train)
 	ck_assert_uint_eq(nrec, 10);
 	free(wa);
 	free(wb);
-	free(wc);
 	xb_nn_net_free(a);
 	xb_nn_net_free(b);
 	xb_nn_net_free(c);

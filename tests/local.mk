@@ -7,4 +7,4 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/cli.sh
 EXTRA_DIST += tests/cli.sh
-EXTRA_DIST += tests/xb_test.h
+EXTRA_DIST += tests/xb_test.h tests/xb_test_nn.h
