@@ -318,6 +318,18 @@ static xb_status tap_change(void *ud, int layer, size_t n, size_t size, float *y
 	return XB_OK;
 }
 
+/* A tap that fails: the forward pass stops with its status and message. */
+static xb_status tap_fail(void *ud, int layer, size_t n, size_t size, float *y, float *d,
+			  xb_err *err)
+{
+	(void)ud;
+	(void)n;
+	(void)size;
+	(void)y;
+	(void)d;
+	return xb_raise(err, XB_ENUMERIC, "tap at layer %d failed", layer);
+}
+
 /* The output is the tapped output; the gradients are those of the tapped function:
  * central finite differences (H = 1e-2, tolerance as check_grad's) of every weight and
  * input.  A backward without the factor dy'/dy gets dx wrong by 2; one that gave the
@@ -397,6 +409,13 @@ START_TEST(test_tap)
 			}
 			free(g);
 		}
+	}
+	/* a failing tap, on the input or on a layer, stops the pass with its message */
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(xb_nn_net_set_tap(net, layers + k, 1, tap_fail, NULL), XB_OK);
+		ck_assert_int_eq(xb_nn_net_forward(net, n, x, y, 0), XB_ENUMERIC);
+		ck_assert_str_eq(xb_nn_net_errmsg(net), k ? "tap at layer 1 failed" :
+				 "tap at layer -1 failed");
 	}
 	/* a change of topology removes the tap: the untapped output again */
 	ck_assert_int_eq(xb_nn_net_add(net, "relu", ""), XB_OK);
